@@ -1,0 +1,1 @@
+"""emberfit.collab (facade to be filled by its issue)."""

@@ -1,0 +1,1 @@
+"""emberfit.core: the engine (data, learner, callbacks, schedule, optim, metrics, plots, io)."""

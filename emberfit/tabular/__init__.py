@@ -1,0 +1,1 @@
+"""emberfit.tabular (facade to be filled by its issue)."""

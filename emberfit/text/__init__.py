@@ -1,0 +1,1 @@
+"""emberfit.text (facade to be filled by its issue)."""
