@@ -69,7 +69,9 @@ class SigmoidRange(nn.Module):
         return f"low={self.low}, high={self.high}"
 
 
-def bn_drop_lin(n_in: int, n_out: int, bn: bool = True, p: float = 0.0, actn: nn.Module | None = None) -> list[nn.Module]:
+def bn_drop_lin(
+    n_in: int, n_out: int, bn: bool = True, p: float = 0.0, actn: nn.Module | None = None
+) -> list[nn.Module]:
     """The layers ``[BatchNorm1d?, Dropout?, Linear, actn?]`` as a list.
 
     >>> [type(m).__name__ for m in bn_drop_lin(4, 2, p=0.1, actn=nn.ReLU())]
@@ -127,7 +129,11 @@ class MLP(nn.Sequential):
         for i in range(len(sizes) - 1):
             last = i == len(sizes) - 2
             mods += bn_drop_lin(
-                sizes[i], sizes[i + 1], bn=use_bn and i != 0, p=drops[i], actn=None if last else nn.ReLU(inplace=True)
+                sizes[i],
+                sizes[i + 1],
+                bn=use_bn and i != 0,
+                p=drops[i],
+                actn=None if last else nn.ReLU(inplace=True),
             )
         if bn_final:
             mods.append(nn.BatchNorm1d(sizes[-1]))

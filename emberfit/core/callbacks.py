@@ -1,0 +1,274 @@
+"""Built-in callbacks: schedules, the LR finder, clipping, early stopping, checkpoints, mixed precision, CSV log."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import math
+import operator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .callback import Callback, CancelFitException, SmoothenValue
+from .schedule import OneCycleSchedule, annealing_exp
+
+__all__ = [
+    "OneCycleScheduler",
+    "LRFinder",
+    "GradientClipping",
+    "EarlyStoppingCallback",
+    "SaveModelCallback",
+    "MixedPrecision",
+    "CSVLogger",
+    "EarlyStopping",
+    "SaveModel",
+]
+
+
+class OneCycleScheduler(Callback):
+    """Sets LR and momentum every training batch from a :class:`OneCycleSchedule`.
+
+    ``start_epoch`` resumes the schedule where an interrupted run stopped.
+    """
+
+    order = -5
+
+    def __init__(
+        self, max_lr, moms=(0.95, 0.85), div_factor=25.0, pct_start=0.3, final_div=None, start_epoch=0
+    ):
+        self.max_lr, self.moms, self.div_factor = max_lr, moms, div_factor
+        self.pct_start, self.final_div, self.start_epoch = pct_start, final_div, start_epoch
+
+    def before_fit(self):
+        n_per_epoch = len(self.learn.data.train_dl)
+        self.sched = OneCycleSchedule(
+            n_per_epoch * self.learn.n_epoch,
+            self.max_lr,
+            self.moms,
+            self.div_factor,
+            self.pct_start,
+            self.final_div,
+        )
+        self.k = n_per_epoch * self.start_epoch
+
+    def before_batch(self):
+        if self.learn.training:
+            self.learn.set_hypers(lr=self.sched.lr(self.k), mom=self.sched.mom(self.k))
+
+    def after_batch(self):
+        if self.learn.training:
+            self.k += 1
+
+
+class LRFinder(Callback):
+    """Raises the LR exponentially from ``start_lr`` to ``end_lr`` over ``num_it`` batches, then restores everything.
+
+    Stops early when the smoothed loss exceeds 4x its minimum (``stop_div``) or is not finite.
+    The model's weights and buffers, the optimizer (or its absence) and the RNG state are
+    put back exactly as they were.
+    """
+
+    order = -5
+
+    def __init__(self, start_lr, end_lr, num_it: int = 100, stop_div: bool = True):
+        self.start_lr, self.end_lr = np.asarray(start_lr, float), np.asarray(end_lr, float)
+        self.num_it, self.stop_div = num_it, stop_div
+
+    def before_fit(self):
+        learn = self.learn
+        self.saved_model = {k: v.detach().clone() for k, v in learn.model.state_dict().items()}
+        self.saved_opt = copy.deepcopy(learn.opt.state_dict()) if learn._opt_existed else None
+        self.rng = torch.get_rng_state()
+        learn.skip_validate = True
+        self.i, self.best = 0, math.inf
+        self.smooth = SmoothenValue()
+
+    def before_batch(self):
+        if self.learn.training:
+            lr = annealing_exp(self.start_lr, self.end_lr, self.i / max(1, self.num_it - 1))
+            self.learn.set_hypers(lr=lr)
+
+    def after_loss(self):
+        if not self.learn.training:
+            return
+        loss = self.learn.loss.detach().item()
+        smooth = self.smooth.add(loss) if math.isfinite(loss) else math.inf
+        if self.stop_div and (not math.isfinite(smooth) or smooth > 4 * self.best):
+            raise CancelFitException()
+        self.best = min(self.best, smooth)
+
+    def after_batch(self):
+        if self.learn.training:
+            self.i += 1
+            if self.i >= self.num_it:
+                raise CancelFitException()
+
+    def after_fit(self):
+        learn = self.learn
+        learn.skip_validate = False
+        learn.model.load_state_dict(self.saved_model)
+        if self.saved_opt is None:
+            learn.opt = None
+        else:
+            learn.opt.load_state_dict(self.saved_opt)
+        torch.set_rng_state(self.rng)
+        if hasattr(learn.model, "reset"):
+            learn.model.reset()
+
+
+class GradientClipping(Callback):
+    """Clips the global gradient norm to ``clip`` after each backward pass."""
+
+    def __init__(self, clip: float = 0.1):
+        if clip <= 0:
+            raise ValueError(f"clip must be > 0, got {clip}")
+        self.clip = clip
+
+    def after_backward(self):
+        learn = self.learn
+        if learn.grad_scaler is not None:
+            learn.grad_scaler.unscale_(learn.opt)
+        torch.nn.utils.clip_grad_norm_(learn.trainable_params(), self.clip)
+
+
+def _monitor_value(learn, monitor: str) -> float:
+    rec = learn.recorder
+    names = rec.names[1:-1]
+    if monitor not in names:
+        raise ValueError(f"monitor={monitor!r} is not recorded; choose one of {names}")
+    row = rec.epoch_row()
+    v = row[1 + names.index(monitor)]
+    return float("nan") if v is None else float(v)
+
+
+class _Tracker(Callback):
+    def __init__(self, monitor: str = "valid_loss", mode: str = "auto", min_delta: float = 0.0):
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+        if mode == "auto":
+            mode = (
+                "min"
+                if ("loss" in monitor or "error" in monitor or monitor in ("rmse", "mae", "perplexity"))
+                else "max"
+            )
+        self.monitor, self.mode, self.min_delta = monitor, mode, abs(min_delta)
+        self.better = operator.lt if mode == "min" else operator.gt
+
+    def before_fit(self):
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def improved(self) -> bool:
+        v = _monitor_value(self.learn, self.monitor)
+        delta = -self.min_delta if self.mode == "min" else self.min_delta
+        if self.better(v - delta, self.best):
+            self.best = v
+            return True
+        return False
+
+
+class EarlyStoppingCallback(_Tracker):
+    """Stops training when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
+
+    order = 20
+
+    def __init__(self, monitor="valid_loss", mode="auto", min_delta=0.0, patience=1):
+        super().__init__(monitor, mode, min_delta)
+        self.patience = patience
+
+    def before_fit(self):
+        super().before_fit()
+        self.wait = 0
+
+    def after_epoch(self):
+        if self.improved():
+            self.wait = 0
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                self.learn.stop_reason = (
+                    f"early stop: {self.monitor} did not improve for {self.wait} epoch(s)"
+                )
+                raise CancelFitException()
+
+
+class SaveModelCallback(_Tracker):
+    """Saves checkpoints atomically: ``every='improvement'`` (best ``monitor``, reloaded at the end) or ``'epoch'``.
+
+    ``every='epoch'`` writes ``name`` after each epoch with the epoch number, optimizer and RNG
+    state, so ``learn.fit_one_cycle(..., resume=name)`` continues an interrupted run exactly.
+    """
+
+    order = 30
+
+    def __init__(
+        self, monitor="valid_loss", mode="auto", every="improvement", name="bestmodel", with_opt=True
+    ):
+        if every not in ("improvement", "epoch"):
+            raise ValueError(f"every must be 'improvement' or 'epoch', got {every!r}")
+        super().__init__(monitor, mode)
+        self.every, self.name, self.with_opt = every, name, with_opt
+        self.saved = False
+
+    def after_epoch(self):
+        if self.every == "epoch" or self.improved():
+            self.learn.save(
+                self.name, with_opt=self.with_opt, epoch=self.learn.epoch, n_epoch=self.learn.n_epoch
+            )
+            self.saved = True
+
+    def after_fit(self):
+        if self.every == "improvement" and self.saved and self.learn.recorder.nan_at is None:
+            self.learn.load(self.name, with_opt=False)
+
+
+class MixedPrecision(Callback):
+    """Runs forward passes under ``torch.autocast`` (fp16 with a dynamic loss scale on CUDA, or bf16)."""
+
+    order = -20
+
+    def __init__(self, dtype: torch.dtype = torch.float16):
+        if dtype not in (torch.float16, torch.bfloat16):
+            raise ValueError(f"dtype must be torch.float16 or torch.bfloat16, got {dtype}")
+        self.dtype = dtype
+
+    def before_fit(self):
+        learn = self.learn
+        device_type = learn.data.device.type
+        learn.autocast = (device_type, self.dtype)
+        if self.dtype == torch.float16 and device_type == "cuda":
+            learn.grad_scaler = torch.amp.GradScaler("cuda")
+
+    def after_fit(self):
+        self.learn.autocast, self.learn.grad_scaler = None, None
+
+
+class CSVLogger(Callback):
+    """Appends each epoch's row of the results table to ``learn.path/filename``."""
+
+    order = 40
+
+    def __init__(self, filename: str = "history.csv", append: bool = False):
+        self.filename, self.append = filename, append
+
+    def before_fit(self):
+        self.path = Path(self.learn.path) / self.filename
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not (self.append and self.path.exists())
+        self.f = open(self.path, "a" if self.append else "w", newline="")
+        self.w = csv.writer(self.f)
+        if new:
+            self.w.writerow(self.learn.recorder.names)
+
+    def after_epoch(self):
+        self.w.writerow(self.learn.recorder.epoch_row())
+        self.f.flush()
+
+    def after_fit(self):
+        self.f.close()
+
+
+# Short names used in the issue and in v2.
+EarlyStopping = EarlyStoppingCallback
+SaveModel = SaveModelCallback

@@ -1,0 +1,180 @@
+"""Safe persistence: atomic writes, safetensors with JSON metadata, and no pickle anywhere.
+
+Everything a user may receive from someone else (weights, exported learners, saved data)
+goes through here: tensors in safetensors, everything else as JSON in the safetensors
+header. Loading never runs code from the file; classes named in a file are resolved only
+inside the ``emberfit`` package.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load_bytes
+from safetensors.torch import save as st_save_bytes
+
+__all__ = [
+    "atomic_write",
+    "save_tensors",
+    "load_tensors",
+    "resolve_emberfit_class",
+    "class_path",
+    "flatten_state",
+    "unflatten_state",
+]
+
+META_KEY = "emberfit"
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | Callable[[Path], None]) -> Path:
+    """Write ``data`` (bytes, or a function that writes a given temp path) to ``path`` atomically.
+
+    The file is written next to its destination, fsynced, then renamed over it, so a crash
+    leaves either the old file or the new one, never a half-written one.
+
+    >>> p = atomic_write(Path(tempfile.mkdtemp()) / "x.bin", b"hello"); p.read_bytes()
+    b'hello'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        else:
+            os.close(fd)
+            data(Path(tmp))
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+        try:  # make the rename itself durable
+            dfd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        except OSError:
+            pass
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta: dict | None = None) -> Path:
+    """Save a flat dict of tensors plus JSON-able ``meta`` to one safetensors file, atomically.
+
+    >>> p = save_tensors(Path(tempfile.mkdtemp()) / "w.safetensors", {"a": torch.ones(2)}, {"k": 1})
+    >>> load_tensors(p)[1]
+    {'k': 1}
+    """
+    clean = {}
+    for k, v in tensors.items():
+        if not isinstance(v, torch.Tensor):
+            raise TypeError(
+                f"save_tensors: value for key {k!r} is a {type(v).__name__}, expected a torch.Tensor"
+            )
+        # safetensors refuses shared storage and non-contiguous views; store a private copy.
+        clean[k] = v.detach().to("cpu").contiguous().clone()
+    header = {META_KEY: json.dumps(meta or {}, allow_nan=True)}
+    return atomic_write(path, st_save_bytes(clean, metadata=header))
+
+
+def load_tensors(path: str | os.PathLike, what: str = "file") -> tuple[dict[str, torch.Tensor], dict]:
+    """Load a file written by :func:`save_tensors`: ``(tensors, meta)``; corrupt files raise ValueError.
+
+    ``what`` names the file's role in error messages (e.g. "checkpoint").
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path} (check the name and folder; nothing was loaded)")
+    raw = path.read_bytes()
+    try:
+        tensors = st_load_bytes(raw)
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+        meta = json.loads(header.get(META_KEY, "{}"))
+    except (SafetensorError, json.JSONDecodeError, UnicodeDecodeError, OSError, RuntimeError) as e:
+        raise ValueError(
+            f"{what} {path} is corrupt, truncated or not an emberfit safetensors file ({type(e).__name__}: {e}); "
+            "re-create it with learn.save()/learn.export(), nothing was loaded"
+        ) from None
+    return tensors, meta
+
+
+def class_path(obj_or_cls: Any) -> str:
+    """``'module:QualName'`` of a class or instance, for storing in JSON."""
+    cls = obj_or_cls if isinstance(obj_or_cls, type) else type(obj_or_cls)
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def resolve_emberfit_class(path: str, allow_functions: bool = False) -> Any:
+    """Import the class (or, with ``allow_functions``, factory) ``'module:QualName'``, only inside ``emberfit``.
+
+    A file can therefore only ask for emberfit's own classes, never arbitrary code.
+    """
+    if not isinstance(path, str) or ":" not in path:
+        raise ValueError(f"bad class reference {path!r} in file; expected 'emberfit.module:Class'")
+    mod, _, qual = path.partition(":")
+    if not (mod == "emberfit" or mod.startswith("emberfit.")):
+        raise ValueError(
+            f"file asks for class {path!r} from outside emberfit; refusing to import it "
+            "(pass the object yourself, e.g. load_learner(..., model=...))"
+        )
+    obj: Any = importlib.import_module(mod)
+    for part in qual.split("."):
+        obj = getattr(obj, part)
+    if not isinstance(obj, type) and not (allow_functions and callable(obj)):
+        raise ValueError(f"{path!r} is not a class")
+    return obj
+
+
+def flatten_state(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
+    """Split a nested structure into JSON (returned) and tensors (put in ``tensors``).
+
+    Used for optimizer state dicts: tensors are replaced by ``{"__tensor__": key}``.
+    """
+    if isinstance(obj, torch.Tensor):
+        key = f"{prefix}"
+        tensors[key] = obj
+        return {"__tensor__": key}
+    if isinstance(obj, dict):
+        # JSON keys must be strings; remember int keys (optimizer state is keyed by int).
+        return {
+            "__dict__": [[k, flatten_state(v, f"{prefix}.{k}", tensors)] for k, v in obj.items()],
+        }
+    if isinstance(obj, (list, tuple)):
+        return {
+            "__list__": [flatten_state(v, f"{prefix}.{i}", tensors) for i, v in enumerate(obj)],
+            "tuple": isinstance(obj, tuple),
+        }
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store a {type(obj).__name__} at {prefix!r} without pickle")
+
+
+def unflatten_state(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """Inverse of :func:`flatten_state`."""
+    if isinstance(obj, dict):
+        if "__tensor__" in obj:
+            return tensors[obj["__tensor__"]]
+        if "__dict__" in obj:
+            return {k: unflatten_state(v, tensors) for k, v in obj["__dict__"]}
+        if "__list__" in obj:
+            items = [unflatten_state(v, tensors) for v in obj["__list__"]]
+            return tuple(items) if obj.get("tuple") else items
+    return obj
