@@ -228,7 +228,7 @@ def _from_package(name: str, target: Path) -> Path:
     """Copy a bundled sample to ``target`` so that files the lesson writes beside it stay out of the package."""
     src = _PACKAGE_DATA / name
     try:
-        return _publish(target, lambda tmp: _copy_tree(src, tmp, skip=("README.md",)))
+        return _publish(target, lambda tmp: _copy_tree(src, tmp))
     except OSError as e:
         warnings.warn(
             f"could not copy the bundled {name} to {target} ({e}); using the read-only copy in the package",
@@ -330,15 +330,13 @@ def _fsync_dir(path: Path) -> None:
         pass
 
 
-def _copy_tree(src: Path, dst: Path, skip: tuple[str, ...] = ()) -> None:
+def _copy_tree(src: Path, dst: Path) -> None:
     """Copy file contents only: the copy must be writable even when the source is read-only."""
     for dirpath, _, filenames in os.walk(src):
         rel = os.path.relpath(dirpath, src)
         out = dst / rel
         out.mkdir(parents=True, exist_ok=True)
         for f in filenames:
-            if rel == "." and f in skip:
-                continue
             shutil.copyfile(os.path.join(dirpath, f), out / f)
 
 

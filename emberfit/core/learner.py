@@ -272,6 +272,25 @@ class Learner:
         """Train every layer group."""
         self.freeze_to(0)
 
+    def to_fp16(self) -> Learner:
+        """Mixed precision with float16 (dynamic loss scaling on CUDA) for every later fit."""
+        return self._set_precision(torch.float16)
+
+    def to_bf16(self) -> Learner:
+        """Mixed precision with bfloat16 (works on CPU too; no loss scaling needed)."""
+        return self._set_precision(torch.bfloat16)
+
+    def to_fp32(self) -> Learner:
+        """Back to full precision."""
+        return self._set_precision(None)
+
+    def _set_precision(self, dtype) -> Learner:
+        for c in [c for c in self.callbacks if isinstance(c, MixedPrecision)]:
+            self.remove_cb(c)
+        if dtype is not None:
+            self.add_cb(MixedPrecision(dtype))
+        return self
+
     def trainable_params(self) -> list[nn.Parameter]:
         return [p for p in self.model.parameters() if p.requires_grad]
 
@@ -356,8 +375,6 @@ class Learner:
         show = (not self.silent) if progress is None else progress
         if show and not any(isinstance(c, ProgressBar) for c in cbs):
             cbs.append(ProgressBar())
-        if self.autocast is not None and not any(isinstance(c, MixedPrecision) for c in cbs):
-            cbs.append(MixedPrecision(self.autocast[1]))
         for cb in extra:
             cb.learn = self
         for cb in cbs:
