@@ -24,7 +24,19 @@ from .data import DataBunch, DatasetType, TensorLoader, load_data
 from .data_block import CategoryList, FloatList, ItemList, ItemLists, LabelList, LabelLists, MultiCategoryList
 from .layers import MLP, SigmoidRange, emb_sz_rule, embedding
 from .learner import AdamW, Learner, load_learner, set_seed
-from .metrics import AUROC, FBeta, Perplexity, accuracy, accuracy_thresh, error_rate, exp_rmspe, fbeta, mae, mse, rmse
+from .metrics import (
+    AUROC,
+    FBeta,
+    Perplexity,
+    accuracy,
+    accuracy_thresh,
+    error_rate,
+    exp_rmspe,
+    fbeta,
+    mae,
+    mse,
+    rmse,
+)
 
 __all__ = [
     # the lesson's everyday modules
