@@ -481,7 +481,9 @@ class LabelLists:
         device = torch.device(device) if device is not None else default_device()
         val_bs = val_bs or bs
         dls = self.train.x.make_loaders(self, bs=bs, val_bs=val_bs, device=device, **kwargs)
-        data = DataBunch(*dls, device=device, path=path or self.path, label_lists=self)
+        # An ItemList may name its own DataBunch subclass (e.g. text bunches expose ``vocab``).
+        bunch_cls = getattr(self.train.x, "databunch_cls", None) or DataBunch
+        data = bunch_cls(*dls, device=device, path=path or self.path, label_lists=self)
         data._kwargs = {"val_bs": val_bs, **kwargs}
         return data
 
