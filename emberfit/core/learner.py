@@ -610,7 +610,8 @@ class Learner:
             "learner_cls": class_path(self),
             "model_init": self.model_init,
             "data": data_meta,
-            "learner_state": self.export_extra(),
+            # tensors in export_extra() go to the safetensors body, the rest stays JSON
+            "learner_state": flatten_state(self.export_extra(), "extra", tensors),
         }
         f = Path(fname)
         if f.suffix == ".pkl":  # the lesson's default name; the content is still safetensors
@@ -618,7 +619,7 @@ class Learner:
         return save_tensors(f if f.is_absolute() else self.path / f, tensors, meta)
 
     def export_extra(self) -> dict:
-        """JSON-able learner settings an application wants back after ``load_learner``."""
+        """Learner state an application wants back after ``load_learner`` (JSON-able values and tensors)."""
         return {}
 
     def restore_extra(self, state: dict) -> None:
@@ -662,7 +663,7 @@ def load_learner(
     learn = learner_cls.__new__(learner_cls)
     Learner.__init__(learn, data, model, loss_func=lls.train.y.loss_func, silent=True)
     learn.model_init = meta["model_init"]
-    learn.restore_extra(meta.get("learner_state", {}))
+    learn.restore_extra(unflatten_state(meta.get("learner_state", {}), tensors))
     learn.model.eval()
     if test is not None:
         lls.add_test(test)
