@@ -127,7 +127,8 @@ class ItemList:
             raise FileNotFoundError(
                 f"from_csv: no file {f}; check path={str(path)!r} and csv_name={csv_name!r}"
             )
-        df = pd.read_csv(f, delimiter=delimiter, header=header)
+        # delimiter=None would make pandas sniff the separator (slow python engine, ParserWarning)
+        df = pd.read_csv(f, sep=delimiter or ",", header=header)
         return cls.from_df(df, path=path, cols=cols, **kw)
 
     @classmethod
