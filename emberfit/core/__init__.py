@@ -22,6 +22,7 @@ from .callbacks import (
 )
 from .data import DataBunch, DatasetType, TensorLoader, load_data
 from .data_block import CategoryList, FloatList, ItemList, ItemLists, LabelList, LabelLists, MultiCategoryList
+from .datasets import Config, Path, URLs, untar_data
 from .layers import MLP, SigmoidRange, emb_sz_rule, embedding
 from .learner import AdamW, Learner, load_learner, set_seed
 from .metrics import (
@@ -41,6 +42,8 @@ from .metrics import (
 __all__ = [
     # the lesson's everyday modules
     "pd", "np", "torch", "plt", "nn", "F",
+    # data access
+    "untar_data", "URLs", "Config", "Path",
     # data
     "DataBunch", "DatasetType", "TensorLoader", "load_data",
     "ItemList", "ItemLists", "LabelList", "LabelLists", "CategoryList", "MultiCategoryList", "FloatList",

@@ -95,7 +95,8 @@ class SmoothenValue:
 class Recorder(Callback):
     """Records per-batch LR, momentum and smoothed loss, and per-epoch losses, metrics and times.
 
-    It also guards against a NaN/inf loss: training stops before the bad step is taken,
+    It also guards against a NaN/inf loss: training stops before the bad step is taken
+    (the check runs after backward, before the optimizer step),
     with a message naming the epoch and batch (``recorder.nan_at``).
     """
 
@@ -131,9 +132,9 @@ class Recorder(Callback):
         self.t0 = time.perf_counter()
         self.n_batches = 0
 
-    def after_loss(self):
-        if not self.learn.training:
-            return
+    def after_backward(self):
+        # Checked after every after_loss callback (which may change the loss) and before
+        # the optimizer step, so a non-finite loss never reaches the weights.
         loss = self.learn.loss.detach().item()
         if not math.isfinite(loss):
             self.nan_at = (self.learn.epoch, self.learn.iter)

@@ -171,7 +171,7 @@ class _Tracker(Callback):
 class EarlyStoppingCallback(_Tracker):
     """Stops training when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
 
-    order = 20
+    order = 25
 
     def __init__(self, monitor="valid_loss", mode="auto", min_delta=0.0, patience=1):
         super().__init__(monitor, mode, min_delta)
@@ -247,7 +247,7 @@ class MixedPrecision(Callback):
 class CSVLogger(Callback):
     """Appends each epoch's row of the results table to ``learn.path/filename``."""
 
-    order = 40
+    order = 5
 
     def __init__(self, filename: str = "history.csv", append: bool = False):
         self.filename, self.append = filename, append

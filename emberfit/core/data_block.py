@@ -276,7 +276,12 @@ class ItemList:
     # -- what subclasses provide ----------------------------------------------------------
     def to_tensors(self) -> Any:
         """The processed items as tensor(s) with one row per item (for :class:`TensorLoader`)."""
-        return torch.as_tensor(np.asarray(self.items))
+        arr = np.asarray(self.items)
+        if arr.dtype == object:
+            raise TypeError(
+                f"{type(self).__name__} items are Python objects; subclass ItemList to turn them into tensors"
+            )
+        return torch.as_tensor(arr.astype(np.float32) if arr.dtype.kind == "f" else arr)
 
     def batch_frame(self, xb, yb, lls: LabelLists, rows: int) -> pd.DataFrame:
         """Decode a batch into a DataFrame for ``show_batch``."""
@@ -289,7 +294,8 @@ class ItemList:
 
     def item_to_batch(self, item: Any, lls: LabelLists) -> Any:
         """Turn one raw item into a model input batch of size 1 (used by ``predict``)."""
-        one = self.new([item])
+        arr = np.asarray([item]) if isinstance(item, (np.ndarray, list, tuple, int, float)) else None
+        one = self.new(arr if arr is not None and arr.dtype.kind in "biuf" else _as_array([item]))
         if self.processor is not None:
             self.processor.process(one)
         t = one.to_tensors()
