@@ -1,0 +1,43 @@
+"""Text models: the AWD-LSTM encoder, its language-model decoder and the pooling classifier."""
+
+from emberfit.text.models.awd_lstm import (
+    AWD_LSTM,
+    AWDLSTMConfig,
+    EmbeddingDropout,
+    LinearDecoder,
+    MultiBatchEncoder,
+    PoolingLinearClassifier,
+    RNNDropout,
+    SequentialRNN,
+    WeightDropout,
+    awd_lstm_clas_config,
+    awd_lstm_clas_split,
+    awd_lstm_lm_config,
+    awd_lstm_lm_split,
+    awd_lstm_small_clas_config,
+    awd_lstm_small_lm_config,
+    get_language_model,
+    get_text_classifier,
+    masked_concat_pool,
+)
+
+__all__ = [
+    "AWD_LSTM",
+    "AWDLSTMConfig",
+    "EmbeddingDropout",
+    "LinearDecoder",
+    "MultiBatchEncoder",
+    "PoolingLinearClassifier",
+    "RNNDropout",
+    "SequentialRNN",
+    "WeightDropout",
+    "awd_lstm_clas_config",
+    "awd_lstm_clas_split",
+    "awd_lstm_lm_config",
+    "awd_lstm_lm_split",
+    "awd_lstm_small_clas_config",
+    "awd_lstm_small_lm_config",
+    "get_language_model",
+    "get_text_classifier",
+    "masked_concat_pool",
+]
