@@ -124,7 +124,7 @@ class FillMissing(TabularProc):
     {'a': -1.0}
     """
 
-    state_attrs = ("fill_vals_", "na_cols_")
+    state_attrs = ("fill_vals_", "had_na_", "na_cols_")
     init_attrs = ("fill_strategy", "add_col", "fill_val")
 
     def __init__(
@@ -139,13 +139,14 @@ class FillMissing(TabularProc):
         self.fill_strategy = _strategy(fill_strategy)
         self.add_col, self.fill_val = bool(add_col), float(fill_val)
         self.fill_vals_: dict[str, float] = {}
-        self.na_cols_: list[str] = []
+        self.had_na_: list[str] = []  # columns with NaN in the training rows
+        self.na_cols_: list[str] = []  # those that get a <col>_na indicator (add_col)
 
     def _restore(self) -> None:
         self.fill_strategy = _strategy(self.fill_strategy)
 
     def _fit(self, df: pd.DataFrame) -> None:
-        self.fill_vals_, self.na_cols_ = {}, []
+        self.fill_vals_, self.had_na_ = {}, []
         for name in self.cont_names:
             col = df[name]
             if self.fill_strategy is FillStrategy.MEDIAN:
@@ -160,8 +161,9 @@ class FillMissing(TabularProc):
                     "nothing to fill it with; drop it from cont_names or use fill_strategy=FillStrategy.CONSTANT"
                 )
             self.fill_vals_[name] = float(val)
-            if self.add_col and col.isna().any():
-                self.na_cols_.append(name)
+            if col.isna().any():
+                self.had_na_.append(name)
+        self.na_cols_ = list(self.had_na_) if self.add_col else []
         clash = [f"{n}_na" for n in self.na_cols_ if f"{n}_na" in (*self.cat_names, *self.cont_names)]
         if clash:
             raise ValueError(
@@ -180,7 +182,7 @@ class FillMissing(TabularProc):
                 df[f"{name}_na"] = isna.to_numpy()
             if n_na:
                 df[name] = col.fillna(self.fill_vals_[name])
-                if name not in self.na_cols_ and not train:
+                if name not in self.had_na_ and not train:
                     surprises.append(f"{name!r}: {n_na}")
         if surprises:
             warnings.warn(
