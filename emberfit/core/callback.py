@@ -158,7 +158,11 @@ class Recorder(Callback):
     def after_epoch(self):
         self.nb_batches.append(self.n_batches)
         self.epoch_times.append(time.perf_counter() - self.t0)
-        self.train_losses.append(self.smooth.smooth if self.smooth.n else float("nan"))
+        from .distributed import all_sum, world_size
+
+        local = self.smooth.smooth if self.smooth.n else float("nan")
+        ws = world_size()
+        self.train_losses.append(all_sum([local])[0] / ws if ws > 1 else local)
 
     def epoch_row(self, i: int = -1) -> list[Any]:
         """One row of the results table: epoch, train_loss, valid_loss, metrics..., time."""

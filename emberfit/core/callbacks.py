@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from .callback import Callback, CancelFitException, SmoothenValue
+from .distributed import unwrap
 from .schedule import OneCycleSchedule, annealing_exp
 
 __all__ = [
@@ -115,7 +116,7 @@ class LRFinder(Callback):
             learn.opt.load_state_dict(self.saved_opt)
         torch.set_rng_state(self.rng)
         if hasattr(learn.model, "reset"):
-            learn.model.reset()
+            unwrap(learn.model).reset()
 
 
 class GradientClipping(Callback):

@@ -110,12 +110,24 @@ class TensorLoader:
             if self.device is not None and self.device.type != "cpu":
                 perm = perm.to(self.device)
             for i in range(len(self)):
-                idx = perm[i * self.bs : (i + 1) * self.bs]
+                idx = perm[i * self.bs : (i + 1) * self.bs][self.rank :: self.world_size]
                 yield _take(self.x, idx), None if self.y is None else self.y[idx]
         else:
             for i in range(len(self)):
-                sl = slice(i * self.bs, (i + 1) * self.bs)
+                sl = slice(i * self.bs + self.rank, (i + 1) * self.bs, self.world_size)
                 yield _take(self.x, sl), None if self.y is None else self.y[sl]
+
+    def shard(self, rank: int, world_size: int) -> TensorLoader:
+        """This rank's share of every batch (rows ``rank::world_size``), for DistributedDataParallel.
+
+        All ranks draw the same permutation (same seed), so together they see exactly the
+        batches one process would.
+        """
+        out = self.new()
+        out.rank, out.world_size = rank, world_size
+        return out
+
+    rank, world_size = 0, 1
 
     def new(self, **kwargs) -> TensorLoader:
         """A copy with some settings changed (``bs``, ``shuffle``, ``drop_last``, ``device``)."""

@@ -27,8 +27,9 @@ from torch import nn
 from .callback import Callback, CancelFitException, ProgressBar, Recorder
 from .callbacks import LRFinder, MixedPrecision, OneCycleScheduler
 from .data import DataBunch, DatasetType, to_device
+from .distributed import DistributedTrainer, all_gather_objects, all_sum, is_main, unwrap, world_size
 from .io import class_path, flatten_state, load_tensors, resolve_emberfit_class, save_tensors, unflatten_state
-from .metrics import Metric, as_metric
+from .metrics import Metric, as_metric, merge_states
 from .schedule import even_mults
 
 __all__ = ["Learner", "load_learner", "set_seed", "AdamW", "default_lr", "default_wd"]
@@ -272,6 +273,12 @@ class Learner:
         """Train every layer group."""
         self.freeze_to(0)
 
+    def to_distributed(self, find_unused_parameters: bool = False) -> Learner:
+        """Train with DistributedDataParallel under torchrun (see :mod:`emberfit.core.distributed`)."""
+        if not any(isinstance(c, DistributedTrainer) for c in self.callbacks):
+            self.add_cb(DistributedTrainer(find_unused_parameters))
+        return self
+
     def to_fp16(self) -> Learner:
         """Mixed precision with float16 (dynamic loss scaling on CUDA) for every later fit."""
         return self._set_precision(torch.float16)
@@ -373,7 +380,7 @@ class Learner:
         self.add_cb(Recorder())
         cbs = list(self.callbacks)
         show = (not self.silent) if progress is None else progress
-        if show and not any(isinstance(c, ProgressBar) for c in cbs):
+        if show and is_main() and not any(isinstance(c, ProgressBar) for c in cbs):
             cbs.append(ProgressBar())
         for cb in extra:
             cb.learn = self
@@ -399,8 +406,8 @@ class Learner:
     def _train_epoch(self) -> None:
         self.model.train()
         self.training, self.training_dl = True, self.data.train_dl
-        if hasattr(self.model, "reset"):
-            self.model.reset()  # RNNs start each epoch with a fresh hidden state
+        if hasattr(unwrap(self.model), "reset"):
+            unwrap(self.model).reset()  # RNNs start each epoch with a fresh hidden state
         self("before_epoch")
         opt, scaler = self.opt, self.grad_scaler
         amp = self._amp_context()
@@ -442,8 +449,8 @@ class Learner:
 
     def _evaluate(self, dl, events: bool = False) -> tuple[float, list[float]]:
         self.model.eval()
-        if hasattr(self.model, "reset"):
-            self.model.reset()
+        if hasattr(unwrap(self.model), "reset"):
+            unwrap(self.model).reset()
         for m in self.metrics:
             m.reset()
         total, count = 0.0, 0
@@ -468,6 +475,10 @@ class Learner:
                 if events:
                     self("after_batch")
         self.model.train()
+        if world_size() > 1:  # each rank saw its shard: add up losses and metric states
+            total, count = all_sum([total, count])
+            for m in self.metrics:
+                merge_states(m, all_gather_objects({k: getattr(m, k) for k in m.state_keys}))
         if count == 0:
             raise ValueError("the validation loader produced no batches; it has no rows")
         return total / count, [m.value for m in self.metrics]
@@ -504,8 +515,8 @@ class Learner:
             dl = self.data.dl(ds_type)
         activ = activ or self._activation()
         self.model.eval()
-        if hasattr(self.model, "reset"):
-            self.model.reset()
+        if hasattr(unwrap(self.model), "reset"):
+            unwrap(self.model).reset()
         preds, targs, losses = [], [], []
         with torch.no_grad(), self._amp_context()():
             for xb, yb in dl:
@@ -548,8 +559,8 @@ class Learner:
                 "predict needs data built with the data block API (it decodes with the labels' classes)"
             )
         xb = ll.train.x.item_to_batch(item, ll)
-        if hasattr(self.model, "reset"):
-            self.model.reset()
+        if hasattr(unwrap(self.model), "reset"):
+            unwrap(self.model).reset()
         probs = self.pred_batch(xb)[0]
         return ll.train.y.decode_pred(probs)
 
@@ -562,12 +573,15 @@ class Learner:
 
     def save(self, name: str | Path, with_opt: bool = True, **extra) -> Path:
         """Save weights (and optimizer state, RNG) to ``path/model_dir/name.safetensors``, atomically."""
-        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        f = self._ckpt_path(name)
+        if not is_main():  # under DDP only rank 0 writes
+            return f
+        tensors = {f"model.{k}": v for k, v in unwrap(self.model).state_dict().items()}
         meta: dict[str, Any] = {"format": "emberfit-checkpoint", "version": 1, **extra}
         if with_opt and self.opt is not None:
             meta["opt"] = flatten_state(self.opt.state_dict(), "opt", tensors)
         tensors["rng.torch"] = torch.get_rng_state()
-        return save_tensors(self._ckpt_path(name), tensors, meta)
+        return save_tensors(f, tensors, meta)
 
     def load(self, name: str | Path, with_opt: bool | None = None, strict: bool = True) -> dict:
         """Load a checkpoint written by :meth:`save`; returns its metadata."""
@@ -577,7 +591,7 @@ class Learner:
             raise ValueError(f"{f} is not an emberfit checkpoint (written by learn.save)")
         sd = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
         try:
-            self.model.load_state_dict(sd, strict=strict)
+            unwrap(self.model).load_state_dict(sd, strict=strict)
         except RuntimeError as e:
             raise ValueError(f"checkpoint {f} does not fit this model: {e}") from None
         if (with_opt is None or with_opt) and "opt" in meta:

@@ -37,6 +37,7 @@ class Metric:
     """Accumulates over batches; ``value`` is the metric over everything seen since ``reset``."""
 
     name = "metric"
+    state_keys: tuple[str, ...] = ("total", "count")  # what is summed (or concatenated) across ranks
 
     def reset(self) -> None:
         raise NotImplementedError
@@ -67,6 +68,21 @@ class AvgMetric(Metric):
     @property
     def value(self):
         return self.total / self.count if self.count else float("nan")
+
+
+def merge_states(m: Metric, states: list[dict]) -> None:
+    """Combine the accumulated states of the same metric from several ranks into ``m``."""
+    for k in m.state_keys:
+        vals = [s[k] for s in states if s.get(k) is not None]
+        if not vals:
+            continue
+        if isinstance(vals[0], list):
+            setattr(m, k, [o for v in vals for o in v])
+        else:
+            total = vals[0]
+            for v in vals[1:]:
+                total = total + v
+            setattr(m, k, total)
 
 
 def as_metric(m) -> Metric:
@@ -186,6 +202,8 @@ class FBeta(Metric):
         self.name = "fbeta" if beta != 1 else "f1_score"
         self.reset()
 
+    state_keys = ("cm",)
+
     def reset(self):
         self.cm: torch.Tensor | None = None
 
@@ -220,6 +238,7 @@ class AUROC(Metric):
     """Area under the ROC curve for a binary task (ties handled by average ranks)."""
 
     name = "auroc"
+    state_keys = ("scores", "targs")
 
     def __init__(self):
         self.reset()
