@@ -471,7 +471,7 @@ class Learner:
                 total += float(self.loss) * n
                 count += n
                 for m in self.metrics:
-                    m.accumulate(self.pred, self.yb)
+                    m.accumulate(self._pred_tensor(self.pred), self.yb)  # tuple outputs: the prediction
                 if events:
                     self("after_batch")
         self.model.train()
