@@ -1,1 +1,24 @@
-"""emberfit.collab (facade to be filled by its issue)."""
+"""emberfit.collab: collaborative filtering, the lesson's way (``from emberfit.collab import *``).
+
+Exports the engine's names (``emberfit.core.__all__``: Learner, DataBunch, rmse, pd, np, torch...),
+the data access helpers, and the collab pieces: CollabDataBunch / CollabList, the models
+EmbeddingDotBias and EmbeddingNN (with their config dataclasses), collab_learner / CollabLearner.
+"""
+
+from ..core import *
+from ..core import __all__ as _core_all
+from ..core.datasets import URLs, untar_data
+from .data import CollabDataBunch, CollabList, CollabProcessor
+from .learner import CollabLearner, CollabPrediction, FactorTensor, collab_learner
+from .models import DotBiasConfig, EmbeddingDotBias, EmbeddingNN, EmbeddingNNConfig
+
+# untar_data/URLs come from core's __all__ once it exports them; listed here only until then
+_data_access = [n for n in ("untar_data", "URLs") if n not in _core_all]
+
+__all__ = [
+    *_core_all,
+    *_data_access,
+    "CollabDataBunch", "CollabList", "CollabProcessor",
+    "EmbeddingDotBias", "EmbeddingNN", "DotBiasConfig", "EmbeddingNNConfig",
+    "CollabLearner", "collab_learner", "CollabPrediction", "FactorTensor",
+]  # fmt: skip
