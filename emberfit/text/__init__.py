@@ -1,1 +1,52 @@
-"""emberfit.text (facade to be filled by its issue)."""
+"""emberfit.text: ULMFiT (tokenizer, vocabulary, text data, AWD-LSTM learners).
+
+``from emberfit.text import *`` gives the engine's names (see ``emberfit.core``) plus the
+names below, and nothing else.
+"""
+
+from ..core import *
+from ..core import __all__ as _core_all
+from .data import LMLabelList, LMTextList, Text, TextList, TextProcessor
+from .databunch import TextClasDataBunch, TextDataBunch, TextLMDataBunch
+from .loaders import LMLoader, SortishLoader
+from .transform import (
+    BOS,
+    EOS,
+    FLD,
+    PAD,
+    TK_MAJ,
+    TK_REP,
+    TK_UP,
+    TK_WREP,
+    UNK,
+    BaseTokenizer,
+    SpacyTokenizer,
+    Tokenizer,
+    deal_caps,
+    default_post_rules,
+    default_pre_rules,
+    fix_html,
+    replace_all_caps,
+    replace_rep,
+    replace_wrep,
+    rm_useless_spaces,
+    spec_add_spaces,
+    text_spec_tok,
+)
+from .vocab import Vocab
+
+# ULMFiT models and learners (AWD_LSTM, language_model_learner, text_classifier_learner, ...)
+# are added below by their issue: import them explicitly and extend __all__ here.
+
+__all__ = [
+    *_core_all,
+    # tokenizing
+    "Tokenizer", "SpacyTokenizer", "BaseTokenizer", "Vocab",
+    "UNK", "PAD", "BOS", "EOS", "FLD", "TK_MAJ", "TK_UP", "TK_REP", "TK_WREP", "text_spec_tok",
+    "fix_html", "replace_rep", "replace_wrep", "spec_add_spaces", "rm_useless_spaces",
+    "replace_all_caps", "deal_caps", "default_pre_rules", "default_post_rules",
+    # data
+    "Text", "TextList", "LMTextList", "LMLabelList", "TextProcessor",
+    "TextDataBunch", "TextLMDataBunch", "TextClasDataBunch", "LMLoader", "SortishLoader",
+    # models and learners: see the note above
+]  # fmt: skip
