@@ -1,0 +1,34 @@
+"""The facade exports exactly its list, and the demo row the ``emberfit demo`` table shows."""
+
+import emberfit.collab as collab
+from emberfit.core import __all__ as core_all
+
+
+def test_star_import_gives_exactly_all():
+    ns: dict = {}
+    exec("from emberfit.collab import *", ns)
+    names = {n for n in ns if n != "__builtins__"}
+    assert names == set(collab.__all__)
+    assert set(core_all) <= names
+    for n in (
+        "CollabDataBunch",
+        "collab_learner",
+        "EmbeddingDotBias",
+        "EmbeddingNN",
+        "untar_data",
+        "URLs",
+        "rmse",
+    ):
+        assert n in names
+    assert not {"partial", "warnings", "asdict", "BASELINE_SHRINK"} & names
+
+
+def test_demo_rows(monkeypatch):
+    from emberfit.collab.demo import run_demo
+
+    rows = run_demo()
+    assert {tuple(sorted(r)) for r in rows} == {("app", "dataset", "metric", "seconds", "value")}
+    by_metric = {r["metric"]: r["value"] for r in rows}
+    assert rows[0]["app"] == "collab" and rows[0]["dataset"] == "movie_lens_sample"
+    assert by_metric["valid RMSE"] < 0.95 * by_metric["valid RMSE of the mean"]
+    assert 0.5 <= by_metric["new user, cold-start rating"] <= 5.0
