@@ -351,7 +351,10 @@ class ItemLists:
         self, y_train: Iterable, y_valid: Iterable, label_cls: type[ItemList] | None, **kwargs
     ) -> LabelLists:
         y_train, y_valid = _as_array(y_train), _as_array(y_valid)
-        label_cls = label_cls or _infer_label_cls(y_train)
+        if label_cls is None:  # as fastai v1: a label delimiter means multi-label
+            label_cls = (
+                MultiCategoryList if kwargs.get("label_delim") is not None else _infer_label_cls(y_train)
+            )
         lls = LabelLists(
             self.path,
             LabelList(self.train, label_cls(y_train, path=self.path, **kwargs)),
