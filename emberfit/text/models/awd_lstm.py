@@ -293,7 +293,9 @@ class AWD_LSTM(nn.Module):
         out = self.input_dp(self.encoder_dp(x))  # (bs, seq, emb_sz)
         raw_outputs, outputs, new_hidden = [], [], []
         for i, (rnn, hid_dp) in enumerate(zip(self.rnns, self.hidden_dps)):
-            raw, h = rnn(out, None if self.hidden is None else self.hidden[i])  # (bs, seq, n_out_i)
+            # the carried state follows the input's dtype and device (autocast, .to(device))
+            hx = None if self.hidden is None else tuple(t.to(out) for t in self.hidden[i])
+            raw, h = rnn(out, hx)  # (bs, seq, n_out_i)
             new_hidden.append(h)
             raw_outputs.append(raw)
             # fast.ai applies no hidden dropout after the last layer (the decoder has its own)
