@@ -6,6 +6,11 @@ token ids back to back, and ``offsets`` (``len(docs) + 1`` int64) so that docume
 language-model corpus (about 28M tokens) is about 110 MB of int32.
 
 All randomness comes from torch's global RNG, so ``set_seed`` repeats an epoch exactly.
+
+Under DistributedDataParallel both loaders are sharded with ``shard(rank, world_size)``: every
+rank draws the same epoch (the RNG state is copied from rank 0 at the start of each shuffled
+epoch, so ranks agree even when their models drew different amounts of randomness) and keeps
+its own rows of every batch.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import numpy as np
 import torch
 
 from ..core.data import to_device
+from ..core.distributed import world_size as _world_size
 
 __all__ = ["LMLoader", "SortishLoader", "ragged_take", "sortish_batches"]
 
@@ -32,6 +38,27 @@ def _as_ragged(ids, offsets) -> tuple[np.ndarray, np.ndarray]:
     if not np.issubdtype(ids.dtype, np.integer):
         raise TypeError(f"ids must be integer token ids, got dtype {ids.dtype}")
     return ids, offsets
+
+
+def _check_shard(rank: int, world_size: int) -> None:
+    for name, v, low in (("world_size", world_size, 1), ("rank", rank, 0)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < low:
+            raise ValueError(f"{name} must be an int >= {low}, got {v!r}")
+    if rank >= world_size:
+        raise ValueError(f"rank must be < world_size={world_size}, got rank={rank}")
+
+
+def _sync_rng_from_rank0() -> None:
+    """Give every process rank 0's torch RNG state, so all ranks draw the same epoch."""
+    if _world_size() < 2:
+        return
+    import torch.distributed as dist
+
+    state = torch.get_rng_state()
+    if dist.get_backend() == "nccl":  # NCCL only moves CUDA tensors
+        state = state.to(torch.device("cuda", torch.cuda.current_device()))
+    dist.broadcast(state, src=0)
+    torch.set_rng_state(state.cpu())
 
 
 def ragged_take(ids: np.ndarray, offsets: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -97,6 +124,8 @@ class LMLoader:
             )
         self.order = None  # predictions are per token of the stream; there is no dataset order
 
+    rank, world_size = 0, 1  # not sharded (see shard)
+
     def __len__(self) -> int:
         return math.ceil(self.row_len / self.bptt)
 
@@ -128,9 +157,14 @@ class LMLoader:
         return bounds + [L]
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if self.world_size > 1 and (self.shuffle or self.bptt_jitter):
+            _sync_rng_from_rank0()
         stream = torch.from_numpy(self.stream())
         L = self.row_len
         rows = stream.as_strided((self.bs, L + 1), (L, 1))  # a view: row i starts at token i*L
+        rows = rows[self.rank :: self.world_size]  # this rank's streams (all of them unless sharded)
+        if rows.shape[0] == 0:  # a small validation bs leaves some ranks nothing to do
+            return
         bounds = self.window_bounds()
         for a, b in zip(bounds[:-1], bounds[1:]):
             x, y = rows[:, a:b].long(), rows[:, a + 1 : b + 1].long()
@@ -149,10 +183,33 @@ class LMLoader:
         kw.update(kwargs)
         return LMLoader(self.ids, self.offsets, **kw)
 
+    def shard(self, rank: int, world_size: int) -> LMLoader:
+        """This rank's share of the ``bs`` streams (rows ``rank::world_size``), for DistributedDataParallel.
+
+        All ranks cut the same shuffled stream into the same ``bs`` rows and each keeps its own
+        rows, so no token is read twice or skipped, and each rank carries the hidden state of
+        its own rows from batch to batch. A training loader needs ``bs`` divisible by
+        ``world_size`` (equal shares make DDP's averaged gradient the single-process one).
+
+        >>> dl = LMLoader(np.arange(21), np.array([0, 10, 21]), bs=2, bptt=4)
+        >>> [x.tolist() for x, _ in dl.shard(1, 2)][0]
+        [[10, 11, 12, 13]]
+        """
+        _check_shard(rank, world_size)
+        if self.shuffle and self.bs % world_size:
+            raise ValueError(
+                f"bs={self.bs} is not a multiple of world_size={world_size}: each rank must get the same "
+                f"number of streams; use a bs divisible by the number of processes (e.g. {world_size * max(1, self.bs // world_size)})"
+            )
+        out = self.new()
+        out.rank, out.world_size = int(rank), int(world_size)
+        return out
+
     def __repr__(self) -> str:
+        shard = f", rank {self.rank} of {self.world_size}" if self.world_size > 1 else ""
         return (
             f"LMLoader({self.n} docs, {self.n_tokens} tokens, bs={self.bs}, bptt={self.bptt}, "
-            f"{len(self)} batches, shuffle={self.shuffle}, backwards={self.backwards})"
+            f"{len(self)} batches, shuffle={self.shuffle}, backwards={self.backwards}{shard})"
         )
 
 
@@ -235,6 +292,8 @@ class SortishLoader:
         # Sorted order for valid/test; None while training (the order is random each epoch).
         self.order = None if shuffle else torch.from_numpy(np.argsort(-self.lengths, kind="stable"))
 
+    rank, world_size = 0, 1  # not sharded (see shard)
+
     def __len__(self) -> int:
         if self.drop_last and self.n > self.bs:
             return self.n // self.bs
@@ -263,7 +322,16 @@ class SortishLoader:
         return torch.from_numpy(out)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        ws = self.world_size
+        if ws > 1 and self.shuffle:
+            _sync_rng_from_rank0()
         for idx in self.batches():
+            if ws > 1:
+                if self.shuffle:  # equal shares: DDP averages the ranks' gradients with equal weights
+                    idx = idx[: len(idx) - len(idx) % ws]
+                idx = idx[self.rank :: ws]
+                if len(idx) == 0:
+                    continue
             yb = None if self.y is None else self.y[torch.from_numpy(idx)]
             yield to_device(self.collate(idx), self.device), to_device(yb, self.device)
 
@@ -281,6 +349,24 @@ class SortishLoader:
         )
         kw.update(kwargs)
         return SortishLoader(self.ids, self.offsets, self.y, **kw)
+
+    def shard(self, rank: int, world_size: int) -> SortishLoader:
+        """This rank's rows of every batch (``rank::world_size``), for DistributedDataParallel.
+
+        All ranks draw the same sortish batches each epoch and each keeps its own rows. While
+        training (``shuffle=True``) a batch whose size is not a multiple of ``world_size`` loses
+        its last ``len % world_size`` rows (different ones each epoch, the order being random),
+        so that every rank trains on the same number of rows; ``bs`` divisible by
+        ``world_size`` loses nothing but from the one incomplete batch, if any.
+
+        >>> dl = SortishLoader(np.arange(8), np.array([0, 1, 3, 6, 8]), torch.tensor([0, 1, 0, 1]), bs=4)
+        >>> [xb.tolist() for xb, _ in dl.shard(0, 2)], [xb.tolist() for xb, _ in dl.shard(1, 2)]
+        ([[[3, 4, 5], [1, 6, 7]]], [[[1, 2], [1, 0]]])
+        """
+        _check_shard(rank, world_size)
+        out = self.new()
+        out.rank, out.world_size = int(rank), int(world_size)
+        return out
 
     def __repr__(self) -> str:
         return f"SortishLoader({self.n} docs, bs={self.bs}, {len(self)} batches, shuffle={self.shuffle})"
