@@ -219,8 +219,8 @@ class CollabDataBunch(DataBunch):
 
     >>> df = pd.DataFrame({'user': [1, 1, 2, 2, 3, 3], 'item': ['a', 'b', 'a', 'c', 'b', 'c'],
     ...                    'rating': [5., 3., 4., 2., 1., 4.]})
-    >>> data = CollabDataBunch.from_df(df, valid_pct=0.34, seed=0, bs=2, device='cpu')
-    >>> data.n_users, tuple(data.one_batch()[0].shape)
+    >>> data = CollabDataBunch.from_df(df, valid_pct=0, bs=2, device='cpu')
+    >>> data.n_users, tuple(data.one_batch()[0].shape)  # 3 users + '#na#'; (user, item) index pairs
     (4, (2, 2))
     """
 

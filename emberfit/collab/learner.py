@@ -6,6 +6,17 @@ past it: ``predict`` for one pair, ``predict_df`` for a frame, ``recommend`` and
 ``similar_items`` over every item in one batched pass. Unseen users or items never crash:
 they get the cold-start baseline described in :mod:`emberfit.collab.models`, and every
 result says where that happened (a ``fallback`` / ``source`` field, or a warning).
+
+The examples in this module use this tiny ``learn``:
+
+>>> from emberfit.collab import CollabDataBunch, pd
+>>> df = pd.DataFrame({'user': [1, 1, 2, 2, 3, 3, 4, 4], 'item': list('abacbcab'),
+...                    'rating': [5., 3, 4, 2, 1, 4, 5, 3]})
+>>> data = CollabDataBunch.from_df(df, valid_pct=0, bs=4, device='cpu')
+>>> learn = collab_learner(data, n_factors=3, y_range=(0, 5.5), silent=True)
+>>> learn.fit(2, 1e-2)
+>>> learn.predict((5, 'a')).fallback  # user 5 never rated anything
+'baseline: unknown user (global mean + item bias)'
 """
 
 from __future__ import annotations
@@ -188,14 +199,22 @@ class CollabLearner(Learner):
 
     # -- interpretation ---------------------------------------------------------------------
     def bias(self, arr: Any, is_item: bool = True) -> torch.Tensor:
-        """The learned bias of each user or item in ``arr`` (ids or titles), shape ``(len(arr),)``."""
+        """The learned bias of each user or item in ``arr`` (ids or titles), shape ``(len(arr),)``.
+
+        >>> learn.bias(['a', 'b']).shape, learn.bias([1], is_item=False).shape
+        (torch.Size([2]), torch.Size([1]))
+        """
         if not isinstance(self.model, EmbeddingDotBias):
             raise TypeError("bias() needs the dot-product model; this learner was built with use_nn=True")
         emb = self.model.i_bias if is_item else self.model.u_bias
         return emb.weight.detach()[self._idx(arr, is_item).to(emb.weight.device)].squeeze(1).cpu()
 
     def weight(self, arr: Any, is_item: bool = True) -> FactorTensor:
-        """The latent factors of each user or item in ``arr``, ``(len(arr), n_factors)``; has ``.pca(k)``."""
+        """The latent factors of each user or item in ``arr``, ``(len(arr), n_factors)``; has ``.pca(k)``.
+
+        >>> learn.weight(['a', 'b', 'c']).pca(2).shape
+        torch.Size([3, 2])
+        """
         w = self._embedding(is_item).weight.detach()
         return w[self._idx(arr, is_item).to(w.device)].cpu().as_subclass(FactorTensor)
 
@@ -213,7 +232,11 @@ class CollabLearner(Learner):
         return np.array([self._proc.item_classes[i] for i in order.tolist()], dtype=object)
 
     def most_liked(self, n: int = 15, among: int = 1000, least: bool = False) -> pd.DataFrame:
-        """Items with the highest (``least=True``: lowest) bias among the ``among`` most-rated ones."""
+        """Items with the highest (``least=True``: lowest) bias among the ``among`` most-rated ones.
+
+        >>> learn.most_liked(2).columns.tolist()
+        ['item', 'bias', 'mean_rating', 'n_ratings']
+        """
         items = self._top_rated(among)
         b = self.bias(items, is_item=True)
         idx = self._idx(items, True)
@@ -228,7 +251,11 @@ class CollabLearner(Learner):
         return df.sort_values("bias", ascending=least, kind="stable").head(n).reset_index(drop=True)
 
     def least_liked(self, n: int = 15, among: int = 1000) -> pd.DataFrame:
-        """Items with the lowest bias among the ``among`` most-rated ones."""
+        """Items with the lowest bias among the ``among`` most-rated ones.
+
+        >>> len(learn.least_liked(2))
+        2
+        """
         return self.most_liked(n, among, least=True)
 
     def plot_items(
@@ -241,7 +268,11 @@ class CollabLearner(Learner):
         figsize: tuple[float, float] = (12, 12),
         return_fig: bool = False,
     ):
-        """Scatter ``n`` items on two principal components of the item factors, labelled by title."""
+        """Scatter ``n`` items on two principal components of the item factors, labelled by title.
+
+        >>> len(learn.plot_items(n=3, return_fig=True).axes[0].texts)
+        3
+        """
         import matplotlib.pyplot as plt
 
         from ..core.plots import _show
@@ -290,6 +321,9 @@ class CollabLearner(Learner):
         """Predicted rating for one ``(user, item)`` pair (a tuple, dict, Series or one-row DataFrame).
 
         Unknown users or items get the cold-start baseline; ``result.fallback`` says which.
+
+        >>> rating, _, _ = learn.predict((1, 'c')); 0 < rating < 5.5
+        True
         """
         user, item = pair_of(row, *self._names)
         codes = self._encode_rows(_pairs_array([(user, item)]))
@@ -298,7 +332,11 @@ class CollabLearner(Learner):
         return CollabPrediction(rating, None if cold == (False, False) else _SOURCE[cold], user, item)
 
     def predict_df(self, df: pd.DataFrame) -> pd.DataFrame:
-        """Predicted ratings for every row of ``df`` (same user/item columns), with a ``source`` column."""
+        """Predicted ratings for every row of ``df`` (same user/item columns), with a ``source`` column.
+
+        >>> learn.predict_df(pd.DataFrame({'user': [1, 9], 'item': ['c', 'a']})).source.tolist()
+        ['model', 'baseline: unknown user (global mean + item bias)']
+        """
         u, i = self._names
         missing = [c for c in (u, i) if c not in df.columns]
         if missing:
@@ -317,6 +355,9 @@ class CollabLearner(Learner):
 
         ``exclude_seen`` skips items the user rated in the training data. An unknown user gets
         the items with the best baseline (global mean + item bias); ``source`` says so.
+
+        >>> learn.recommend(1, n=1).item.tolist()  # user 1 rated a and b
+        ['c']
         """
         if not isinstance(n, int) or n <= 0:
             raise ValueError(f"n must be a positive int, got {n!r}")
@@ -343,6 +384,9 @@ class CollabLearner(Learner):
 
         An unknown item has no factors: the result is then the items with the best baseline
         rating, and ``source`` says so.
+
+        >>> learn.similar_items('a', n=2).shape
+        (2, 3)
         """
         if not isinstance(n, int) or n <= 0:
             raise ValueError(f"n must be a positive int, got {n!r}")
@@ -409,7 +453,8 @@ def collab_learner(
     (default: ``emb_sz_rule``); ``layers`` defaults to ``[100, 50]``. Other keyword
     arguments go to :class:`~emberfit.core.learner.Learner` (``wd``, ``metrics``...).
 
-    >>> # learn = collab_learner(data, n_factors=50, y_range=[0, 5.5], wd=1e-1); learn.fit_one_cycle(3, 5e-3)
+    >>> collab_learner(learn.data, n_factors=4, y_range=[0, 5.5], wd=1e-1, silent=True).model.u_weight
+    Embedding(5, 4)
     """
     lls = getattr(data, "label_lists", None)
     if not isinstance(data, DataBunch) or lls is None or not isinstance(lls.train.x, CollabList):

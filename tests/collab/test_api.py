@@ -32,3 +32,26 @@ def test_demo_rows(monkeypatch):
     assert rows[0]["app"] == "collab" and rows[0]["dataset"] == "movie_lens_sample"
     assert by_metric["valid RMSE"] < 0.95 * by_metric["valid RMSE of the mean"]
     assert 0.5 <= by_metric["new user, cold-start rating"] <= 5.0
+
+
+def test_docstring_examples_run():
+    """Every docstring example runs; the learner's method examples use the module example's ``learn``."""
+    import doctest
+
+    import pandas as pd
+
+    from emberfit.collab import CollabDataBunch, collab_learner, data, demo, learner, models
+
+    df = pd.DataFrame(
+        {"user": [1, 1, 2, 2, 3, 3, 4, 4], "item": list("abacbcab"), "rating": [5.0, 3, 4, 2, 1, 4, 5, 3]}
+    )
+    learn = collab_learner(
+        CollabDataBunch.from_df(df, valid_pct=0, bs=4, device="cpu"), n_factors=3, silent=True
+    )
+    learn.fit(2, 1e-2)
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    for mod in (data, models, learner, demo):
+        res = doctest.testmod(mod, optionflags=flags, extraglobs={"learn": learn, "pd": pd})
+        assert res.failed == 0, f"{mod.__name__}: {res.failed} doctest failure(s)"
+        if mod is learner:
+            assert res.attempted >= 15
