@@ -7,10 +7,11 @@ training split only, and turns every split into flat int32 ids plus int64 offset
 ``label_for_lm()`` makes a language-model list (:class:`LMTextList`), any other labelling a
 classifier list; ``.databunch()`` then gives a ``TextLMDataBunch`` or ``TextClasDataBunch``.
 
-Tokenizing is done once for the whole list as it was *before* splitting, and cached on
-disk (``<EMBERFIT_HOME>/cache/tokens``, keyed by a hash of the texts and the rules), so a
-new random split, or the classifier built after the language model over the same files,
-reuses the tokens instead of tokenizing again.
+Tokenizing is done once for the whole list as it was *before* splitting (unless the
+training split is under a quarter of it), and cached on disk (``<EMBERFIT_HOME>/cache/tokens``,
+keyed by a hash of the texts and the rules; ``cache_dir=False`` turns it off), so a new
+random split, or the classifier built after the language model over the same files, reuses
+the tokens instead of tokenizing again.
 
 Bad input is handled, never a crash: a missing text (None/NaN) becomes an empty text (just
 ``xxbos``), a non-string value is converted with ``str()``, undecodable bytes in a file are
@@ -301,7 +302,9 @@ class TextProcessor(PreProcessor):
             self.itos = list(self._vocab.itos)
 
     def process(self, items: TextList) -> None:
-        corpus = items.__dict__.pop("_fit_corpus", None) or self._corpus(items)
+        corpus = items.__dict__.pop("_fit_corpus", None)
+        if corpus is None:
+            corpus = self._corpus(items)
         items.ids, items.offsets = self.numericalize_corpus(corpus)
         items._root = items._root_idx = None  # release the pre-split list's tokens
 
