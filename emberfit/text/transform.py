@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import html
+import importlib.metadata
 import inspect
 import json
 import os
 import re
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -364,15 +366,10 @@ class TokenizedCorpus:
     def __getitem__(self, i: int) -> list[str]:
         return [self.vocab[j] for j in self.ids[self.offsets[i] : self.offsets[i + 1]].tolist()]
 
-    def to_lists(self, block: int = 2048) -> list[list[str]]:
+    def to_lists(self) -> list[list[str]]:
         """All texts as token lists (order preserved); the token strings are shared, not copied."""
-        table, out, offs = np.array(self.vocab, dtype=object), [], self.offsets
-        for b in range(0, len(self), block):  # index a block of texts at once, then split it
-            e = min(b + block, len(self))
-            toks = table[self.ids[offs[b] : offs[e]]].tolist()
-            starts = (offs[b : e + 1] - offs[b]).tolist()
-            out += [toks[s:t] for s, t in zip(starts[:-1], starts[1:])]
-        return out
+        table, ids, offs = np.array(self.vocab, dtype=object), self.ids, self.offsets.tolist()
+        return [table[ids[s:e]].tolist() for s, e in zip(offs[:-1], offs[1:])]
 
 
 class _CorpusBuilder:
@@ -438,6 +435,8 @@ def _rule_fingerprint(f: Callable) -> str:
     """Name and source of a rule, so that editing a rule invalidates cached tokens."""
     name = f"{getattr(f, '__module__', '?')}.{getattr(f, '__qualname__', repr(f))}"
     try:
+        if getattr(f, "__module__", None) == __name__:  # built-in rules also use this module's tables
+            return name + "\n" + inspect.getsource(sys.modules[__name__])
         return name + "\n" + inspect.getsource(f)
     except (OSError, TypeError):  # builtins, partials, code typed at a prompt
         code = getattr(f, "__code__", None)
@@ -648,20 +647,21 @@ class Tokenizer:
         """Hex digest of the texts, the rules (names and source), the language and spaCy's version."""
         h = hashlib.blake2b(digest_size=16)
         head = [CACHE_FORMAT, self.lang, _tok_func_name(self.tok_func), self.special_cases]
-        try:
-            import spacy
-
-            head.append(spacy.__version__)
-        except ImportError:
+        try:  # spaCy's version, without paying for importing it on a cache hit
+            head.append(importlib.metadata.version("spacy"))
+        except importlib.metadata.PackageNotFoundError:
             pass
         h.update(json.dumps(head).encode())
         for r in self.pre_rules + self.post_rules:
             h.update(_rule_fingerprint(r).encode() + b"\0")
-        for i, t in enumerate(texts):
-            _check_text(t, i)
-            b = t.encode("utf-8", "surrogatepass")
-            h.update(len(b).to_bytes(8, "little"))  # length prefix: ["ab","c"] != ["a","bc"]
-            h.update(b)
+        for start in range(0, len(texts), 4096):  # hashed in blocks: fast, and memory stays flat
+            block = texts[start : start + 4096]
+            if not all(isinstance(t, str) for t in block):
+                for i, t in enumerate(block):
+                    _check_text(t, start + i)
+            # the lengths make the split unambiguous: ["ab", "c"] != ["a", "bc"]
+            h.update(np.array([len(t) for t in block], dtype=np.int64).tobytes())
+            h.update("".join(block).encode("utf-8", "surrogatepass"))
         return h.hexdigest()
 
     def to_json(self) -> dict:

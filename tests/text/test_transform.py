@@ -124,7 +124,7 @@ def test_corpus_layout(tok):
     assert c[0] == ["xxmaj", "hi", "there"] and c[1] == [] and c[2] == ["hi"]
     assert c.lengths.tolist() == [3, 0, 1] and c.n_tokens == 4 and c.ids.dtype == np.uint32
     assert c.vocab == ["xxmaj", "hi", "there"]
-    assert c.to_lists(block=2) == [c[i] for i in range(3)]
+    assert c.to_lists() == [c[i] for i in range(3)]
 
 
 # ------------------------------------------------------------------------------------ cache
