@@ -8,9 +8,10 @@ TabularList / TabularDataBunch, TabularModel and tabular_learner.
 from ..core import *
 from ..core import __all__ as _core_all
 from ..core.datasets import URLs, untar_data
-from .data import TabularDataBunch, TabularItemLists, TabularLine, TabularList, TabularProcessor
+from .data import TabularDataBunch, TabularItemLists, TabularLine, TabularList
 from .learner import TabularLearner, get_emb_szs, tabular_learner
 from .models import TabularConfig, TabularModel
+from .processor import TabularProcessor
 from .transform import Categorify, FillMissing, FillStrategy, Normalize, TabularProc
 
 # untar_data/URLs come from core's __all__ once it exports them; listed here only until then

@@ -4,17 +4,15 @@
 ``.split_by_idx(...).label_from_df(cols=dep_var).databunch()``
 
 The items are row positions in the DataFrame. Labelling fits the procs on the training rows
-(:class:`TabularProcessor`) and turns every split into two contiguous arrays: ``codes``
+(:class:`~emberfit.tabular.processor.TabularProcessor`) and turns every split into two contiguous arrays: ``codes``
 (int64, one column per categorical, 0 = ``#na#``) and ``conts`` (float32). Batches are slices
 of those arrays (``core.TensorLoader``), ``xb = (cats, conts)``; no per-row Python objects.
 """
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from collections.abc import Iterable, Sequence
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -23,94 +21,10 @@ import pandas as pd
 import torch
 
 from ..core.data import DataBunch
-from ..core.data_block import ItemList, ItemLists, LabelLists, PreProcessor
-from .transform import NA_CATEGORY, Categorify, TabularProc
+from ..core.data_block import ItemList, ItemLists, LabelLists
+from .processor import TabularProcessor, _check_procs, _close, resolve_cont_names
 
-__all__ = ["TabularProcessor", "TabularList", "TabularItemLists", "TabularLine", "TabularDataBunch"]
-
-
-class TabularProcessor(PreProcessor):
-    """Fits the procs on the training rows, then turns any rows into ``(codes, conts)`` arrays.
-
-    Its state (input names, each proc's JSON state, output names, the classes of each
-    categorical column with ``#na#`` first) is what ``learn.export()`` saves.
-    """
-
-    state_attrs = ("cat_names", "cont_names", "proc_states", "out_cat_names", "out_cont_names", "classes")
-
-    def __init__(self):
-        super().__init__()
-        self.cat_names: list[str] = []
-        self.cont_names: list[str] = []
-        self.proc_states: list[dict] = []
-        self.out_cat_names: list[str] = []
-        self.out_cont_names: list[str] = []
-        self.classes: dict[str, list] = {}
-
-    @cached_property
-    def procs_(self) -> list[TabularProc]:
-        """The fitted procs (rebuilt from ``proc_states`` after loading)."""
-        return [TabularProc.from_state(s) for s in self.proc_states]
-
-    def _fit(self, items: TabularList) -> None:
-        df = items.inner_df
-        cats = list(items.cat_names or [])
-        conts = resolve_cont_names(df, cats, items.cont_names, exclude=())
-        self.cat_names, self.cont_names = list(cats), list(conts)
-        work = prepare_frame(df, cats, conts, "the training rows")
-        for kind, names in (("cat_names", cats), ("cont_names", conts)):
-            empty = [n for n in names if not work[n].notna().any()]
-            if empty:
-                raise ValueError(
-                    f"{kind} column(s) {empty} are entirely missing (NaN) in the {len(work)} training rows; "
-                    f"drop them from {kind} or fill them before building the data"
-                )
-        procs = []
-        for spec in list(items.procs or []):
-            proc = _make_proc(spec, cats, conts)
-            proc.fit(work)
-            work = proc.apply(work, train=True)
-            cats += [n for n in proc.cat_names if n not in cats]
-            conts += [n for n in proc.cont_names if n not in conts]
-            procs.append(proc)
-        raw = [n for n in cats if not isinstance(work[n].dtype, pd.CategoricalDtype)]
-        if raw:  # categorical inputs must end up encoded, even without Categorify in procs
-            proc = Categorify(raw, []).fit(work)
-            work = proc.apply(work, train=True)
-            procs.append(proc)
-        self.out_cat_names, self.out_cont_names = cats, conts
-        self.classes = {n: [NA_CATEGORY, *work[n].cat.categories.tolist()] for n in cats}
-        self.proc_states = [p.state() for p in procs]
-        self.__dict__["procs_"] = procs
-        # the training rows were just transformed; keep the result for process() instead of redoing it
-        items._fit_arrays = self._finish(work)
-
-    def process(self, items: TabularList) -> None:
-        arrays = items.__dict__.pop("_fit_arrays", None)
-        if arrays is None:
-            work = prepare_frame(items.inner_df, self.cat_names, self.cont_names, "these rows")
-            for proc in self.procs_:
-                work = proc.apply(work, train=False)
-            arrays = self._finish(work)
-        items.codes, items.conts = arrays
-        items.cat_names, items.cont_names = list(self.out_cat_names), list(self.out_cont_names)
-        items.classes = self.classes
-
-    def _finish(self, work: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        n = len(work)
-        codes = np.empty((n, len(self.out_cat_names)), dtype=np.int64)
-        for j, name in enumerate(self.out_cat_names):
-            codes[:, j] = work[name].cat.codes.to_numpy() + 1  # -1 (missing/unseen) -> 0 = #na#
-        conts = np.empty((n, len(self.out_cont_names)), dtype=np.float32)
-        for j, name in enumerate(self.out_cont_names):
-            conts[:, j] = work[name].to_numpy(np.float32)
-        bad = [n for j, n in enumerate(self.out_cont_names) if not np.isfinite(conts[:, j]).all()]
-        if bad:
-            raise ValueError(
-                f"continuous column(s) {bad} still hold NaN or infinite values after the procs; "
-                "add FillMissing to procs (e.g. procs=[FillMissing, Categorify, Normalize]) or clean them"
-            )
-        return codes, conts
+__all__ = ["TabularList", "TabularItemLists", "TabularLine", "TabularDataBunch"]
 
 
 class TabularLine:
@@ -356,73 +270,6 @@ class TabularDataBunch(DataBunch):
 # -- checks and helpers --------------------------------------------------------------------
 
 
-def resolve_cont_names(
-    df: pd.DataFrame,
-    cat_names: Sequence[str],
-    cont_names: Sequence[str] | None,
-    exclude: Sequence[str],
-    warn=False,
-) -> list[str]:
-    """``cont_names`` as given, or (when None) the numeric columns not in cat_names nor ``exclude``."""
-    if cont_names is not None:
-        return list(cont_names)
-    rest = [c for c in df.columns if c not in cat_names and c not in exclude]
-    numeric = [
-        c for c in rest if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
-    ]
-    unused = [c for c in rest if c not in numeric]
-    if unused and warn:
-        warnings.warn(
-            f"cont_names was not given, so the numeric columns {numeric} are used; the column(s) {unused} are "
-            "not numbers and are not used (list them in cat_names to use them)",
-            stacklevel=4,
-        )
-    return numeric
-
-
-def prepare_frame(
-    df: pd.DataFrame, cat_names: Sequence[str], cont_names: Sequence[str], where: str
-) -> pd.DataFrame:
-    """The input columns of ``df``, with continuous ones as float64 (strings there are an error)."""
-    missing = [n for n in (*cat_names, *cont_names) if n not in df.columns]
-    if missing:
-        kind = "cat_names" if missing[0] in cat_names else "cont_names"
-        raise KeyError(
-            f"{where} have no column {missing[0]!r} (listed in {kind}){_close(missing[0], df.columns)}; "
-            f"columns present: {list(df.columns)[:30]}"
-        )
-    work = df[[*cat_names, *cont_names]]
-    for name in cont_names:
-        work[name] = _as_float(work[name], name)
-    return work
-
-
-def _as_float(col: pd.Series, name: str) -> pd.Series:
-    if pd.api.types.is_float_dtype(col) and col.dtype == np.float64:
-        return col
-    if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
-        return col.astype(np.float64)
-    if isinstance(col.dtype, pd.CategoricalDtype) or pd.api.types.is_datetime64_any_dtype(col):
-        raise TypeError(
-            f"cont_names column {name!r} has dtype {col.dtype}, not numbers; convert it or list it in cat_names"
-        )
-    num = pd.to_numeric(col, errors="coerce")
-    bad = num.isna().to_numpy() & col.notna().to_numpy()
-    if bad.any():
-        pos = int(np.flatnonzero(bad)[0])
-        raise TypeError(
-            f"cont_names column {name!r} holds text that is not a number: {col.iloc[pos]!r} (row {pos}, "
-            f"{int(bad.sum())} such value(s)); clean it, e.g. df[{name!r}] = pd.to_numeric(df[{name!r}], "
-            "errors='coerce'), or list the column in cat_names"
-        )
-    return num.astype(np.float64)
-
-
-def _close(name: Any, columns: Iterable) -> str:
-    close = difflib.get_close_matches(str(name), [str(c) for c in columns], n=3, cutoff=0.6)
-    return f"; did you mean {close}?" if close else ""
-
-
 def _check_names(df: pd.DataFrame, names: Sequence[str] | None, arg: str) -> list[str]:
     if names is None:
         return []
@@ -436,35 +283,6 @@ def _check_names(df: pd.DataFrame, names: Sequence[str] | None, arg: str) -> lis
     if dup:
         raise ValueError(f"{arg} lists {dup} more than once; list each column once")
     return names
-
-
-def _check_procs(procs: Any) -> list:
-    if procs is None:
-        return []
-    if isinstance(procs, type) or isinstance(procs, TabularProc) or not isinstance(procs, (list, tuple)):
-        procs = [procs]
-    for p in procs:
-        is_class = isinstance(p, type)
-        ok = issubclass(p, TabularProc) if is_class else isinstance(p, TabularProc) or callable(p)
-        if not ok:
-            raise TypeError(
-                f"procs must hold TabularProc classes such as FillMissing, Categorify, Normalize "
-                f"(or partials/instances of them), got {p!r}"
-            )
-    return list(procs)
-
-
-def _make_proc(spec: Any, cat_names: list[str], cont_names: list[str]) -> TabularProc:
-    """A fresh proc from a class/partial (given the current names) or a user's unfitted instance."""
-    if isinstance(spec, TabularProc):
-        proc = spec
-        if not proc.cat_names and not proc.cont_names:
-            proc.cat_names, proc.cont_names = list(cat_names), list(cont_names)
-    else:
-        proc = spec(list(cat_names), list(cont_names))
-    if not isinstance(proc, TabularProc):
-        raise TypeError(f"procs entry {spec!r} built {type(proc).__name__}, not a TabularProc")
-    return proc
 
 
 def _label_names(df: pd.DataFrame, cols: Any) -> list[str]:

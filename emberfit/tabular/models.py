@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from ..core.layers import MLP, embedding
 
@@ -117,7 +118,10 @@ class TabularModel(nn.Module):
     def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
         parts = []
         if self.embeds:
-            emb = [e(x_cat[:, i]) for i, e in enumerate(self.embeds)]  # n_cat x (bs, nf_i)
+            # F.embedding directly: the same lookup without nn.Module call overhead, once per column
+            emb = [
+                F.embedding(x_cat[:, i], e.weight) for i, e in enumerate(self.embeds)
+            ]  # n_cat x (bs, nf_i)
             parts.append(self.emb_drop(torch.cat(emb, dim=1)))  # (bs, n_emb)
         if self.bn_cont is not None:
             parts.append(self.bn_cont(x_cont))  # (bs, n_cont)

@@ -289,7 +289,7 @@ def _py(v: Any) -> Any:
 
 def _sorted_categories(col: pd.Series) -> list:
     """Distinct non-missing values, sorted (by type, then text, when types are mixed)."""
-    uniq = [_py(v) for v in pd.unique(col.dropna())]
+    uniq = [_py(v) for v in col.unique() if not pd.isna(v)]  # unique first: dropna would copy the column
     try:
         return sorted(uniq)
     except TypeError:

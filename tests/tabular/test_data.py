@@ -159,3 +159,22 @@ def test_string_label_values_in_frame_with_extension_dtypes():
     )
     assert data.train_ds.x.conts.shape == (150, 3)
     assert pd.Series(data.train_ds.x.conts[:, 2]).nunique() == 2
+
+
+def test_label_codes_follow_dict_lookup_semantics():
+    """core's vectorised label encoding (used for every tabular label) matches a plain dict lookup."""
+    from emberfit.core.data_block import _class_codes
+
+    values = np.array([True, np.int64(1), 1.0, "1", None, float("nan"), 0, 7], dtype=object)
+    lookup = {0: 0, 1: 1}
+    expected = [lookup.get(v.item() if isinstance(v, np.generic) else v, -1) for v in values]
+    assert _class_codes([0, 1], values).tolist() == expected == [1, 1, 1, -1, -1, -1, 0, -1]
+    assert _class_codes(["<50k", ">=50k"], np.array([">=50k", "<50k", "?"])).tolist() == [1, 0, -1]
+
+
+def test_from_csv(df, tmp_path):
+    df.to_csv(tmp_path / "t.csv", index=False)
+    il = TabularList.from_csv(tmp_path, "t.csv", cat_names=["color"], cont_names=["x"], procs=PROCS)
+    assert len(il) == len(df) and il.path == tmp_path
+    with pytest.raises(FileNotFoundError, match=r"from_csv: no file .*nope.csv; check path="):
+        TabularList.from_csv(tmp_path, "nope.csv")
