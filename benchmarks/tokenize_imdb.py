@@ -33,8 +33,10 @@ Where fastai v2's default rules differ from v1's (which emberfit follows, for WT
     token in v2 and one '\\n \\n ' token in v1 (newlines are tokens in both);
   - v2 replace_rep fires at 3 repeated characters ('!!!' -> xxrep 3 !), v1 at 4;
   - v2 replace_wrep matches whitespace-separated words 3+ times; v1 a word plus any separator 4+ times;
-  - v2 marks capitals on whitespace-separated words before spaCy, ASCII A-Z only ('(Hello' and
-    'ÉCOLE' get no marker); v1 marks spaCy tokens with Unicode isupper/islower;
+  - v2 marks capitals on whitespace-separated words before spaCy, ASCII A-Z only: '"Mr' or '(Hello'
+    get no xxmaj and 'ÉCOLE' no xxup, while "I've" gets xxmaj (v1 sees the one-letter token 'I');
+    v1 marks spaCy's tokens, with Unicode isupper/islower;
+  - v2 lowercases before spaCy, so spaCy's exceptions for 'Mr.', 'Dr.' ... no longer apply ('mr .');
   - v2 fix_html also turns '...' into ' …' and does not undo ' @,@ ' or space a backslash;
   - v2 adds xxbos itself (here emberfit gets 'xxbos ' + text, as the v1 item lists do)."""
 

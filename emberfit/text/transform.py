@@ -24,7 +24,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain, islice
+from itertools import chain, compress, islice
 from pathlib import Path
 
 import numpy as np
@@ -287,8 +287,9 @@ class SpacyTokenizer(BaseTokenizer):
 
     def crosses(self, spans: list[str]) -> bool:
         """True when a special case might match across two neighbouring spans (all tokenized)."""
-        # All in C: (last token of span i, first token of span i+1) against the special pairs.
-        return not self._pairs.isdisjoint(zip(map(self._last.get, spans), map(self._first.get, spans[1:])))
+        firsts = list(map(self._first.get, spans))  # mostly None: few spans start with a pair's end
+        last, pairs = self._last.get, self._pairs
+        return any((last(spans[i - 1]), firsts[i]) in pairs for i in compress(range(len(spans)), firsts) if i)
 
     def _strings(self, hashes: list[int]) -> list[str]:
         cache, strings = self._orth, self.nlp.vocab.strings
