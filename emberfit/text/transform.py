@@ -22,7 +22,7 @@ import os
 import re
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from itertools import chain, compress, islice
 from pathlib import Path
@@ -453,6 +453,7 @@ def _default_n_cpus() -> int:
 
 
 CACHE_FORMAT = 1
+MIN_PARALLEL = 2000  # fewer texts (when their number is known) are tokenized in the calling process
 
 
 # ----------------------------------------------------------------------------------- tokenizer
@@ -577,12 +578,16 @@ class Tokenizer:
         local[used] = np.arange(len(used), dtype=np.uint32)
         return np.array(lengths, dtype=np.int64), local[ids], [vocab[i] for i in used.tolist()]
 
-    def _chunk_results(self, texts: Iterable[str], chunksize: int) -> Iterator[tuple]:
-        """Yield chunk results in order; in worker processes when there is more than one chunk."""
+    def _chunk_results(self, texts: Iterable[str], chunksize: int | None) -> Iterator[tuple]:
+        """Yield chunk results in order; in worker processes when there is enough work."""
+        n_texts = len(texts) if isinstance(texts, Sized) else None
+        if chunksize is None:  # about 4 chunks per process keeps them all busy to the end
+            chunksize = 1000 if n_texts is None else min(1000, max(64, -(-n_texts // (4 * self.n_cpus))))
         it = _checked(texts)
         first = list(islice(it, chunksize))
         second = list(islice(it, chunksize))
-        if self.n_cpus <= 1 or not second:
+        # Starting processes costs about a second, so small inputs are tokenized right here.
+        if self.n_cpus <= 1 or not second or (n_texts is not None and n_texts < MIN_PARALLEL):
             for chunk in (first, second):
                 if chunk:
                     yield self._tokenize_chunk(chunk)
@@ -605,10 +610,13 @@ class Tokenizer:
                 yield pending.popleft().get()
 
     def process_corpus(
-        self, texts: Iterable[str], cache_dir: str | os.PathLike | None = None, chunksize: int = 1000
+        self, texts: Iterable[str], cache_dir: str | os.PathLike | None = None, chunksize: int | None = None
     ) -> TokenizedCorpus:
         """Tokenize many texts into a flat ``TokenizedCorpus`` (optionally cached on disk).
 
+        Texts are read in chunks of ``chunksize`` (automatic by default) and, with
+        ``n_cpus > 1`` and at least 2,000 texts (or an iterable of unknown length), tokenized
+        by a pool of processes with a few chunks in flight, so memory stays bounded.
         With ``cache_dir``, the result is stored under a hash of the texts and of this
         tokenizer's rules (names and source), and a later call with the same texts and rules
         loads it instead of tokenizing. ``texts`` is then read into a list first.
@@ -618,8 +626,8 @@ class Tokenizer:
         """
         if isinstance(texts, str):
             raise TypeError("texts must be a list of strings, got one string; wrap it: [text].")
-        if not isinstance(chunksize, int) or chunksize < 1:
-            raise ValueError(f"chunksize must be a positive integer, got {chunksize!r}.")
+        if chunksize is not None and (not isinstance(chunksize, int) or chunksize < 1):
+            raise ValueError(f"chunksize must be a positive integer or None (automatic), got {chunksize!r}.")
         if cache_dir is not None:
             texts = texts if isinstance(texts, Sequence) else list(texts)
             path = Path(cache_dir) / f"tok-{self.cache_key(texts)}"
@@ -635,7 +643,7 @@ class Tokenizer:
         return corpus
 
     def process_all(
-        self, texts: Iterable[str], cache_dir: str | os.PathLike | None = None, chunksize: int = 1000
+        self, texts: Iterable[str], cache_dir: str | os.PathLike | None = None, chunksize: int | None = None
     ) -> list[list[str]]:
         """Tokenize many texts, one token list per text in input order (see ``process_corpus``).
 

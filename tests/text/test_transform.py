@@ -1,6 +1,7 @@
 """Tests for emberfit.text.transform: v1 rules (golden file), fast path == spaCy, parallel, cache."""
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -116,6 +117,22 @@ def test_parallel_equals_serial_and_keeps_order():
     assert parallel.to_lists() == serial.to_lists()
     assert parallel.vocab == serial.vocab  # first-appearance order does not depend on processes
     assert len(parallel) == 900
+
+
+def tag_pid(t: str) -> str:
+    return f"{t} pid{os.getpid()}"
+
+
+def test_parallel_really_uses_worker_processes():
+    texts = [f"text {i}" for i in range(300)]
+    pids = {
+        toks[-1] for toks in Tokenizer(n_cpus=2, pre_rules=[tag_pid]).process_all(iter(texts), chunksize=20)
+    }
+    assert pids and f"pid{os.getpid()}" not in pids  # (one worker may take every chunk on a busy machine)
+    # a short list (length known, under MIN_PARALLEL texts) is tokenized in this process
+    assert {t[-1] for t in Tokenizer(n_cpus=2, pre_rules=[tag_pid]).process_all(texts)} == {
+        f"pid{os.getpid()}"
+    }
 
 
 def test_corpus_layout(tok):
