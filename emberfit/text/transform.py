@@ -227,8 +227,9 @@ class SpacyTokenizer(BaseTokenizer):
         After splitting affixes, spaCy re-applies special cases such as ``''`` or ``'em`` to
         the whole text (a phrase matcher on the affix pieces, longest match wins), so a piece at
         the end of one span can pair with the start of the next and change both. Returned:
-        (a, b) for consecutive pieces a, b of a special case, with a (b) also replaced by the
-        first (last) token the special case turns into, since that is what a span shows.
+        (a, b) for consecutive pieces a, b of a special case; a also stands for the last token
+        of any special case whose pieces end in a (a tokenized span shows that token, not a),
+        and b for the first token of any special case whose pieces start with b.
         """
         if self._pairs is None:
             from spacy.symbols import ORTH
@@ -308,6 +309,7 @@ class SpacyTokenizer(BaseTokenizer):
             new = list(set(chain.from_iterable(spans_per_text)).difference(self._memo))
             if self._memo and len(self._memo) + len(new) > MEMO_MAX:
                 self.forget()
+                new = list(set(chain.from_iterable(spans_per_text)))
             if new:
                 self._memo.update(zip(new, map(tuple, self.tokenize_spans(new))))
             memo = self._memo

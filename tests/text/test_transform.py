@@ -103,6 +103,23 @@ def test_special_case_matches_across_spans_fall_back_to_whole_text(tok):
     assert tok.process_all(texts) == [slow_path(tok, t) for t in texts]
 
 
+def test_separator_cannot_join_a_special_case():
+    base = SpacyTokenizer("en")
+    base.add_special_cases(text_spec_tok)
+    base._special_pairs()
+    assert T._SEP.strip(" ") not in base._left | base._right and "\n " not in base._left | base._right
+
+
+def test_span_caches_overflowing_are_rebuilt(tok, monkeypatch):
+    monkeypatch.setattr(T, "MEMO_MAX", 7)
+    texts = synthetic_texts(120, seed=11)
+    expected = [slow_path(tok, t) for t in texts]
+    assert Tokenizer(n_cpus=1).process_all(texts, chunksize=10) == expected
+    base = Tokenizer(n_cpus=1, post_rules=[])._base()
+    raw = [[t.text for t in base.nlp.tokenizer(x)] for x in map(T.fix_html, texts)]
+    assert list(base.pipe(map(T.fix_html, texts), batch_size=10)) == raw
+
+
 def test_generic_path_equals_fast_path(tok):
     texts = synthetic_texts(200, seed=3)
     generic = Tokenizer(n_cpus=1, post_rules=[lambda x: replace_all_caps(x), lambda x: deal_caps(x)])
