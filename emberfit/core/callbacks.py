@@ -53,10 +53,21 @@ class OneCycleScheduler(Callback):
             self.final_div,
         )
         self.k = n_per_epoch * self.start_epoch
+        # The whole schedule at once: per batch only a table lookup and a few dict writes.
+        self.lrs, self.moms = self.sched.table()
+        self.groups = [(g, g.get("layer_group", 0), "betas" in g) for g in self.learn.opt.param_groups]
 
     def before_batch(self):
         if self.learn.training:
-            self.learn.set_hypers(lr=self.sched.lr(self.k), mom=self.sched.mom(self.k))
+            k = min(self.k, len(self.lrs) - 1)
+            row, mom = self.lrs[k], None if self.moms is None else self.moms[k]
+            for g, i, has_betas in self.groups:
+                g["lr"] = row[i] if len(row) > 1 else row[0]
+                if mom is not None:
+                    if has_betas:
+                        g["betas"] = (mom, g["betas"][1])
+                    elif "momentum" in g:
+                        g["momentum"] = mom
 
     def after_batch(self):
         if self.learn.training:

@@ -33,6 +33,11 @@ def annealing_cos(start, end, pct: float):
     return end + (start - end) / 2 * (math.cos(math.pi * pct) + 1)
 
 
+def end_cos(start, end, pct):
+    """Vectorised :func:`annealing_cos` over numpy arrays."""
+    return end + (start - end) / 2 * (np.cos(np.pi * pct) + 1)
+
+
 def annealing_linear(start, end, pct: float):
     """Straight line from ``start`` to ``end``."""
     return start + pct * (end - start)
@@ -95,6 +100,23 @@ class OneCycleSchedule:
         self.lr_end = self.max_lr / self.final_div
         self.a1 = int(n_iter * pct_start)
         self.a2 = n_iter - self.a1
+
+    def table(self) -> tuple[list[list[float]], list[float] | None]:
+        """LR rows (one list of per-group LRs per batch) and momenta for batches ``0..n_iter``, computed at once."""
+        k = np.arange(self.n_iter + 1, dtype=float)[:, None]
+        up = self.a1 > 0
+        pct1 = np.clip(k / max(1, self.a1), 0, 1)
+        pct2 = np.clip((k - self.a1) / max(1, self.a2), 0, 1)
+        first = (k <= self.a1) & up
+
+        def curve(start, mid, end):
+            c1 = end_cos(start, mid, pct1)
+            c2 = end_cos(mid, end, pct2)
+            return np.where(first, c1, c2)
+
+        lrs = curve(np.atleast_1d(self.lr_start), np.atleast_1d(self.max_lr), np.atleast_1d(self.lr_end))
+        moms = None if self.moms is None else curve(self.moms[0], self.moms[1], self.moms[0])[:, 0].tolist()
+        return lrs.tolist(), moms
 
     def _phase(self, k: int, start, mid, end):
         if k <= self.a1 and self.a1 > 0:

@@ -105,3 +105,11 @@ def test_accuracy_on_language_model_shapes():
 def test_bad_metric_type():
     with pytest.raises(TypeError, match="metrics must be"):
         as_metric(3)
+
+
+def test_schedule_table_equals_pointwise_values():
+    s = OneCycleSchedule(97, max_lr=np.array([1e-3, 1e-2]), pct_start=0.25)
+    lrs, moms = s.table()
+    for k in (0, 5, 24, 25, 26, 60, 97):
+        np.testing.assert_allclose(lrs[k], s.lr(k), rtol=1e-12)
+        assert moms[k] == pytest.approx(s.mom(k), rel=1e-12)
