@@ -18,6 +18,7 @@ import html
 import importlib.metadata
 import inspect
 import json
+import multiprocessing
 import os
 import re
 import sys
@@ -589,15 +590,14 @@ class Tokenizer:
         first = list(islice(it, chunksize))
         second = list(islice(it, chunksize))
         # Starting processes costs about a second, so small inputs are tokenized right here.
-        if self.n_cpus <= 1 or not second or (n_texts is not None and n_texts < MIN_PARALLEL):
+        small = not second or (n_texts is not None and n_texts < MIN_PARALLEL)
+        if self.n_cpus <= 1 or small or multiprocessing.current_process().daemon:  # daemons can't fork
             for chunk in (first, second):
                 if chunk:
                     yield self._tokenize_chunk(chunk)
             while chunk := list(islice(it, chunksize)):
                 yield self._tokenize_chunk(chunk)
             return
-        import multiprocessing
-
         n = self.n_cpus
         with multiprocessing.get_context().Pool(n, initializer=_init_worker, initargs=(self,)) as pool:
             # A bounded window of chunks in flight keeps memory flat however long the input is
