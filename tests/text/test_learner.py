@@ -270,9 +270,9 @@ def _reg_loss(learn, xb, yb, alpha, beta):
     learn.training = True
     learn.pred = learn.model(xb)
     learn.loss = learn.loss_func(learn.pred, yb) * 0  # so that the penalty is all of the total
-    plain = float(learn.loss)
+    plain = float(learn.loss.detach())
     cb.after_loss()
-    total = float(learn.loss)
+    total = float(learn.loss.detach())
     cb.after_backward()
     assert float(learn.loss) == pytest.approx(plain)  # what the Recorder reports: no penalty
     cb.after_fit()
@@ -432,3 +432,59 @@ def test_pretrained_fnames_load_mapped_weights_and_freeze(trained_lm, data_lm, d
     assert torch.equal(emb[i_new], old[i_old])
     assert torch.allclose(emb[new_itos.index("story")], old.mean(0))
     assert not learn.model[0].rnns[0].module.weight_ih_l0.requires_grad  # frozen after loading
+
+
+def test_demo_sample_path_runs_the_lesson_stages(data_lm, data_clas, tmp_path):
+    from emberfit.text.demo import sample_path
+
+    res = sample_path(
+        data_lm=data_lm,
+        data_clas=data_clas,
+        lm_config=LM_CFG,
+        clas_config=CLAS_CFG,
+        model_dir=tmp_path,
+        n_words=5,
+    )
+    lm, clas = res["learners"]
+    assert (tmp_path / "models" / "fine_tuned_enc.safetensors").is_file()
+    assert all(p.requires_grad for p in clas.model.parameters())  # ends unfrozen
+    assert 0 <= res["classifier accuracy"] <= 1 and res["LM perplexity"] > 1
+    assert res["generated"].startswith("I liked this movie because") and "xx" not in res["generated"]
+
+
+# ------------------------------------------------------------------------------ real data
+@pytest.mark.slow
+def test_lesson_path_on_the_imdb_sample(tmp_path):
+    """The lesson's calls on 300 real reviews (a tiny model, so it stays well under a minute)."""
+    from emberfit.core.datasets import URLs, untar_data
+    from emberfit.text.databunch import TextClasDataBunch, TextLMDataBunch
+
+    path = untar_data(URLs.IMDB_SAMPLE)
+    df = pd.read_csv(path / "texts.csv").iloc[:300]
+    set_seed(0)
+    data_lm = TextLMDataBunch.from_df(tmp_path, df[:250], df[250:], text_cols="text", bs=16, bptt=40)
+    learn = language_model_learner(
+        data_lm, AWD_LSTM, config=LM_CFG, drop_mult=0.3, pretrained=False, silent=True
+    )
+    before = learn.validate()
+    learn.fit_one_cycle(2, 3e-2, moms=(0.8, 0.7))
+    after = learn.validate()
+    assert after[0] < before[0] - 1.0 and after[1] > 0.1  # from ~ln(vocab) towards frequent-word statistics
+    text = learn.predict("I liked this movie because", 15, temperature=0.75)
+    assert text.startswith("I liked this movie because") and "xx" not in text
+    learn.save_encoder("fine_tuned_enc")
+    data_clas = TextClasDataBunch.from_df(
+        tmp_path, df[:250], df[250:], text_cols="text", label_cols="label", vocab=data_lm.vocab, bs=16
+    )
+    clas = text_classifier_learner(
+        data_clas, AWD_LSTM, config=CLAS_CFG, drop_mult=0.5, pretrained=False, silent=True
+    )
+    clas.load_encoder("fine_tuned_enc")
+    clas.fit_one_cycle(1, 2e-2, moms=(0.8, 0.7))
+    clas.freeze_to(-2)
+    clas.fit_one_cycle(1, slice(1e-2 / (2.6**4), 1e-2), moms=(0.8, 0.7))
+    preds, targs = clas.get_preds()
+    assert targs.tolist() == data_clas.label_lists.valid.y.to_tensors().tolist()
+    table = clas.predict_texts(df.text[250:].tolist())
+    np.testing.assert_allclose(table.filter(like="proba_").to_numpy(), preds.numpy(), atol=1e-5)
+    assert clas.predict("I really loved that movie, it was awesome!")[0] in ("negative", "positive")
