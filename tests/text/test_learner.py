@@ -274,7 +274,7 @@ def _reg_loss(learn, xb, yb, alpha, beta):
     cb.after_loss()
     total = float(learn.loss.detach())
     cb.after_backward()
-    assert float(learn.loss) == pytest.approx(plain)  # what the Recorder reports: no penalty
+    assert float(learn.loss.detach()) == pytest.approx(plain)  # what the Recorder reports: no penalty
     cb.after_fit()
     return plain, total
 
