@@ -46,6 +46,10 @@ def _demo(only: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``emberfit`` console script."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # pretrain's options go to its own parser (argparse.REMAINDER would drop leading --options)
+    if argv[:1] == ["pretrain"]:
+        return _pretrain(argv[1:])
     p = argparse.ArgumentParser(prog="emberfit", description="fast.ai lesson 4 on today's PyTorch")
     sub = p.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser(
@@ -62,13 +66,17 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"--only: unknown application(s) {unknown}; choose from {list(APPS)}")
         return _demo(only)
     if a.cmd == "pretrain":
-        try:
-            mod = importlib.import_module("emberfit.text.pretrain")
-        except ModuleNotFoundError:
-            print("emberfit pretrain is not available in this version", file=sys.stderr)
-            return 2
-        return mod.main(a.args)
+        return _pretrain(a.args)
     return 2
+
+
+def _pretrain(args: list[str]) -> int:
+    try:
+        mod = importlib.import_module("emberfit.text.pretrain")
+    except ModuleNotFoundError:
+        print("emberfit pretrain is not available in this version", file=sys.stderr)
+        return 2
+    return mod.main(args)
 
 
 if __name__ == "__main__":

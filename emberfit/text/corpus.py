@@ -1,0 +1,422 @@
+"""Corpora for language-model pretraining: read text from files, tokenize (cached), build a vocabulary.
+
+``read_corpus(path)`` understands:
+
+* a folder: every file below it that one of the next lines understands (sorted, recursive);
+* ``.txt``: one document per file (UTF-8; undecodable bytes become U+FFFD);
+* ``.jsonl`` / ``.jsonl.gz``: one JSON object per line, the text in field ``text_field``;
+* ``.csv`` / ``.csv.gz``: one document per row, the text in column ``text_col`` (read with
+  ``keep_default_na=False``, so an empty cell is an empty text, not NaN);
+* ``.tokens``: a WikiText token file, one document per article (`` = Title = `` lines).
+
+A Project Gutenberg book is recognised by its ``*** START OF ...`` / ``*** END OF ...``
+markers (or the older ``*END*THE SMALL PRINT!`` header): only the text between them is kept,
+and its hard-wrapped lines are joined into paragraphs. Long documents are cut at paragraph
+breaks into pieces of about ``piece_chars`` characters (the pieces of one document form a
+*group* that stays on one side of the train/valid split), so that tokenizing spreads over all
+cores and each epoch can shuffle at a finer grain.
+
+:func:`prepare_corpus` tokenizes each source with the cached tokenizer (a second run over the
+same files only reads the cache), builds the vocabulary and returns an :class:`LMCorpus`:
+flat int32 ids plus offsets, as the text loaders read them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..core.data_block import CategoryList, LabelList, LabelLists
+from .data import LMLabelList, LMTextList, TextList, TextProcessor, read_text_file
+from .loaders import ragged_take
+from .transform import BOS, TokenizedCorpus, Tokenizer
+from .vocab import Vocab
+
+__all__ = [
+    "strip_gutenberg",
+    "read_corpus",
+    "concat_corpora",
+    "LMCorpus",
+    "prepare_corpus",
+    "lm_databunch_from_arrays",
+    "clas_databunch_from_arrays",
+]
+
+SUFFIXES = (".txt", ".jsonl", ".jsonl.gz", ".csv", ".csv.gz", ".tokens")
+
+_START = re.compile(r"^\*\*\* ?START OF (?:THE|THIS) PROJECT GUTENBERG.*$", re.M | re.I)
+_END = re.compile(r"^\*\*\* ?END OF (?:THE|THIS) PROJECT GUTENBERG.*$", re.M | re.I)
+_OLD_START = re.compile(r"^\*END\*? ?THE SMALL PRINT!.*$", re.M)  # pre-2003 "small print" header
+_OLD_END = re.compile(r"^End of (?:the )?Project Gutenberg.*$", re.M | re.I)
+_BLANK = re.compile(r"\n[ \t]*\n\s*")
+_WIKI_TITLE = re.compile(r"^ = [^=].* = $")
+
+
+def _suffix(p: Path) -> str:
+    name = p.name.lower()
+    return next((s for s in SUFFIXES if name.endswith(s)), "")
+
+
+def strip_gutenberg(text: str) -> str:
+    """The body of a Project Gutenberg book: licence header and footer removed, paragraphs unwrapped.
+
+    Text without Gutenberg markers is returned unchanged.
+
+    >>> book = "The Project Gutenberg EBook\\r\\n*** START OF THIS PROJECT GUTENBERG EBOOK X ***\\r\\nIt was\\r\\na dark night.\\r\\n\\r\\nThe end.\\r\\n*** END OF THIS PROJECT GUTENBERG EBOOK X ***\\r\\nLicence..."
+    >>> strip_gutenberg(book)
+    'It was a dark night.\\n\\nThe end.'
+    """
+    if "GUTENBERG" not in text.upper():
+        return text
+    start, end = _START.search(text), _END.search(text)
+    if start is None:
+        start = _OLD_START.search(text)
+    if start is None:
+        return text
+    body = text[start.end() : end.start() if end is not None and end.start() > start.end() else len(text)]
+    # "End of Project Gutenberg's ..." closes the body (the last one, in its second half)
+    old_ends = [m.start() for m in _OLD_END.finditer(body)]
+    if old_ends and old_ends[-1] > len(body) // 2:
+        body = body[: old_ends[-1]]
+    body = body.replace("\r\n", "\n").replace("\r", "\n")
+    paragraphs = [" ".join(p.split()) for p in _BLANK.split(body)]
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def _pieces(text: str, piece_chars: int) -> list[str]:
+    """``text`` cut at paragraph breaks into pieces of about ``piece_chars`` characters."""
+    if len(text) <= piece_chars:
+        return [text]
+    out, start = [], 0
+    while start < len(text):
+        cut = text.find("\n\n", start + piece_chars)
+        cut = len(text) if cut < 0 else cut + 2
+        out.append(text[start:cut])
+        start = cut
+    return out
+
+
+def _jsonl_texts(path: Path, text_field: str):
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}, line {n}: not valid JSON ({e})") from None
+            if not isinstance(rec, dict) or text_field not in rec:
+                keys = sorted(rec) if isinstance(rec, dict) else type(rec).__name__
+                raise KeyError(
+                    f"{path}, line {n}: no field text_field={text_field!r} (it has {keys}); pass the right "
+                    "field name (--text-field)"
+                )
+            yield str(rec[text_field] or "")
+
+
+def _csv_texts(path: Path, text_col: str):
+    df = pd.read_csv(path, keep_default_na=False, dtype=str)
+    if text_col not in df.columns:
+        if len(df.columns) != 1:
+            raise KeyError(
+                f"{path} has no column text_col={text_col!r} (columns: {list(df.columns)}); pass the right "
+                "column name (--text-col)"
+            )
+        text_col = df.columns[0]
+    yield from df[text_col].tolist()
+
+
+def _wikitext_articles(path: Path):
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    article: list[str] = []
+    for line in lines:
+        if _WIKI_TITLE.match(line) and any(x.strip() for x in article):
+            yield "\n".join(article).strip()
+            article = []
+        article.append(line)
+    if any(x.strip() for x in article):
+        yield "\n".join(article).strip()
+
+
+def _file_docs(path: Path, text_field: str, text_col: str):
+    sfx = _suffix(path)
+    if sfx == ".txt":
+        yield read_text_file(path)[0]
+    elif sfx in (".jsonl", ".jsonl.gz"):
+        yield from _jsonl_texts(path, text_field)
+    elif sfx in (".csv", ".csv.gz"):
+        yield from _csv_texts(path, text_col)
+    elif sfx == ".tokens":
+        yield from _wikitext_articles(path)
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_file():
+        if not _suffix(path):
+            raise ValueError(f"corpus file {path} has an unknown type; use one of {', '.join(SUFFIXES)}")
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"corpus path {path} does not exist; pass a folder or a file ({', '.join(SUFFIXES)})"
+        )
+    files = sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file() and _suffix(p) and not any(s.startswith(".") for s in p.parts)
+    )
+    if not files:
+        raise FileNotFoundError(f"no corpus files ({', '.join(SUFFIXES)}) under {path}")
+    return files
+
+
+def read_corpus(
+    path: str | os.PathLike, text_field: str = "text", text_col: str = "text", piece_chars: int = 20_000
+) -> tuple[list[str], np.ndarray]:
+    """Texts ready to tokenize (``xxbos`` before each document) and the document (group) of each piece.
+
+    >>> import tempfile; d = Path(tempfile.mkdtemp()); _ = (d / "a.txt").write_text("Hello there.")
+    >>> read_corpus(d)
+    (['xxbos Hello there.'], array([0]))
+    """
+    if not isinstance(piece_chars, int) or piece_chars < 1:
+        raise ValueError(f"piece_chars must be a positive int, got {piece_chars!r}")
+    texts, groups, g = [], [], 0
+    for f in _files(Path(path)):
+        for doc in _file_docs(f, text_field, text_col):
+            pieces = _pieces(strip_gutenberg(doc), piece_chars)
+            texts.append(f"{BOS} {pieces[0]}")  # only a document's first piece starts with xxbos
+            texts.extend(pieces[1:])
+            groups.extend([g] * len(pieces))
+            g += 1
+    return texts, np.asarray(groups, dtype=np.int64)
+
+
+def concat_corpora(corpora: Sequence[TokenizedCorpus]) -> TokenizedCorpus:
+    """Several tokenized corpora as one (token table in order of first appearance, as if tokenized together).
+
+    >>> tok = Tokenizer(n_cpus=1)
+    >>> c = concat_corpora([tok.process_corpus(["a b"]), tok.process_corpus(["b c"])]); c[1], c.vocab
+    (['b', 'c'], ['a', 'b', 'c'])
+    """
+    table: list[str] = []
+    stoi: dict[str, int] = {}
+    ids, lengths = [], []
+    for c in corpora:
+        remap = np.empty(len(c.vocab), dtype=np.uint32)
+        for j, t in enumerate(c.vocab):
+            remap[j] = stoi.setdefault(t, len(table))
+            if remap[j] == len(table):
+                table.append(t)
+        ids.append(remap[c.ids] if len(c.ids) else c.ids.astype(np.uint32))
+        lengths.append(np.diff(c.offsets))
+    offsets = np.zeros(sum(len(n) for n in lengths) + 1, dtype=np.int64)
+    np.cumsum(np.concatenate(lengths) if lengths else [], out=offsets[1:])
+    return TokenizedCorpus(table, np.concatenate(ids) if ids else np.zeros(0, np.uint32), offsets)
+
+
+@dataclass
+class LMCorpus:
+    """Numericalized documents (flat int32 ``ids`` + int64 ``offsets``), their groups and sources, and the vocabulary."""
+
+    ids: np.ndarray
+    offsets: np.ndarray
+    itos: list[str]
+    groups: np.ndarray  # per document; documents of one group stay on one side of the split
+    sources: np.ndarray  # per document: index into source_names
+    source_names: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        n = len(self.offsets) - 1
+        if len(self.groups) != n or len(self.sources) != n:
+            raise ValueError(f"{n} documents but {len(self.groups)} groups and {len(self.sources)} sources")
+
+    @property
+    def n_docs(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.offsets[-1])
+
+    def split(self, valid_pct: float, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
+        """Random (train, valid) document indices: ``valid_pct`` of the groups of each source go to valid."""
+        if not 0 < valid_pct < 1:
+            raise ValueError(f"valid_pct must be in (0, 1), got {valid_pct!r}")
+        rng = np.random.default_rng(seed)  # its own generator: the split never moves torch's RNG
+        valid = np.zeros(self.n_docs, dtype=bool)
+        for s in range(len(self.source_names) or 1):
+            groups = np.unique(self.groups[self.sources == s])
+            k = max(1, round(valid_pct * len(groups))) if len(groups) > 1 else 0
+            valid |= np.isin(self.groups, rng.permutation(groups)[:k]) & (self.sources == s)
+        if valid.all() or not valid.any():
+            raise ValueError(
+                f"valid_pct={valid_pct} leaves no {'training' if valid.all() else 'validation'} documents; the corpus "
+                "needs at least two documents"
+            )
+        return np.nonzero(~valid)[0], np.nonzero(valid)[0]
+
+    def source_stats(self) -> list[dict]:
+        """Documents and tokens per source."""
+        lengths = np.diff(self.offsets)
+        return [
+            {
+                "source": name,
+                "documents": int((self.sources == i).sum()),
+                "tokens": int(lengths[self.sources == i].sum()),
+            }
+            for i, name in enumerate(self.source_names)
+        ]
+
+
+def _cache_dir() -> Path:
+    from ..core.datasets import Config
+
+    return Config.home() / "cache" / "tokens"
+
+
+def prepare_corpus(
+    paths: Sequence[str | os.PathLike],
+    max_vocab: int = 60000,
+    min_freq: int = 3,
+    text_field: str = "text",
+    text_col: str = "text",
+    tokenizer: Tokenizer | None = None,
+    cache: bool = True,
+    log=print,
+) -> LMCorpus:
+    """Read, tokenize (each source cached on disk) and numericalize corpora, with a vocabulary built from all of them.
+
+    >>> import tempfile; d = Path(tempfile.mkdtemp()); _ = (d / "a.txt").write_text("Hi there. Hi!")
+    >>> c = prepare_corpus([d], min_freq=1, log=None); c.n_docs, c.itos[c.ids[1]]
+    (1, 'xxmaj')
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    if not paths:
+        raise ValueError("prepare_corpus needs at least one corpus path")
+    tok = tokenizer or Tokenizer()
+    corpora, groups, sources, names = [], [], [], []
+    g0 = 0
+    for i, p in enumerate(paths):
+        texts, grp = read_corpus(p, text_field, text_col)
+        if not texts:
+            raise ValueError(f"corpus {p} holds no documents")
+        if log:
+            log(f"tokenizing {p}: {int(grp.max()) + 1} documents in {len(texts)} pieces", flush=True)
+        corpora.append(tok.process_corpus(texts, cache_dir=_cache_dir() if cache else None))
+        groups.append(grp + g0)
+        g0 += int(grp.max()) + 1
+        sources.append(np.full(len(texts), i, dtype=np.int16))
+        names.append(Path(p).name or str(p))
+    corpus = concat_corpora(corpora)
+    vocab = Vocab.create(corpus, max_vocab=max_vocab, min_freq=min_freq)
+    ids = vocab.numericalize_corpus(corpus, dtype=np.int32)
+    if log:
+        log(f"{corpus.n_tokens:,} tokens, vocabulary of {len(vocab.itos):,}", flush=True)
+    return LMCorpus(
+        ids, corpus.offsets, list(vocab.itos), np.concatenate(groups), np.concatenate(sources), names
+    )
+
+
+# ----------------------------------------------------------------- DataBunches from ready arrays
+def _text_list(cls: type[TextList], ids, offsets, processor: TextProcessor, path) -> TextList:
+    tl = cls.from_state(
+        {"ids": torch.from_numpy(np.asarray(ids)), "offsets": torch.from_numpy(offsets)}, {}, path, {}
+    )
+    tl.processor = processor
+    return tl
+
+
+def _processor(itos: Sequence[str]) -> TextProcessor:
+    proc = TextProcessor(vocab=Vocab(list(itos)))
+    proc.fitted = True
+    return proc
+
+
+def lm_databunch_from_arrays(
+    ids: np.ndarray,
+    offsets: np.ndarray,
+    itos: Sequence[str],
+    train_idx: np.ndarray,
+    valid_idx: np.ndarray,
+    bs: int = 64,
+    val_bs: int | None = None,
+    bptt: int = 70,
+    backwards: bool = False,
+    bptt_jitter: bool = False,
+    device=None,
+    path: str | os.PathLike = ".",
+):
+    """A ``TextLMDataBunch`` over already numericalized documents (no tokenizing), for ``language_model_learner``.
+
+    >>> ids, offsets = np.arange(40) % 12, np.array([0, 20, 30, 40])
+    >>> data = lm_databunch_from_arrays(ids, offsets, [f"t{i}" for i in range(12)], [0, 1], [2], bs=2, bptt=5, device="cpu")
+    >>> data.one_batch()[0].shape
+    torch.Size([2, 5])
+    """
+    ids, offsets = np.asarray(ids), np.asarray(offsets, dtype=np.int64)
+    proc, path = _processor(itos), Path(path)
+    lists = []
+    for idx in (train_idx, valid_idx):
+        sub_ids, sub_off = ragged_take(ids, offsets, np.asarray(idx, dtype=np.int64))
+        x = _text_list(LMTextList, sub_ids.astype(np.int32, copy=False), sub_off, proc, path)
+        lists.append(LabelList(x, LMLabelList(np.zeros(len(x), dtype=np.int8), path=path)))
+    lls = LabelLists(path, *lists)
+    return lls.databunch(
+        bs=bs, val_bs=val_bs, device=device, bptt=bptt, backwards=backwards, bptt_jitter=bptt_jitter
+    )
+
+
+def clas_databunch_from_arrays(
+    ids: np.ndarray,
+    offsets: np.ndarray,
+    labels: np.ndarray,
+    classes: Sequence,
+    itos: Sequence[str],
+    train_idx: np.ndarray,
+    valid_idx: np.ndarray,
+    test_idx: np.ndarray | None = None,
+    bs: int = 64,
+    val_bs: int | None = None,
+    backwards: bool = False,
+    device=None,
+    path: str | os.PathLike = ".",
+):
+    """A ``TextClasDataBunch`` over numericalized documents with integer labels (codes into ``classes``).
+
+    The test split, if given, keeps its labels (``get_preds(DatasetType.Test)`` returns them).
+
+    >>> ids, offsets = np.arange(12) % 5, np.array([0, 3, 6, 9, 12])
+    >>> data = clas_databunch_from_arrays(ids, offsets, np.array([0, 1, 0, 1]), ["neg", "pos"], list("abcde"), [0, 1], [2, 3], bs=2, device="cpu")
+    >>> data.c, data.one_batch()[0].shape
+    (2, torch.Size([2, 3]))
+    """
+    ids, offsets = np.asarray(ids), np.asarray(offsets, dtype=np.int64)
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(labels) != len(offsets) - 1:
+        raise ValueError(f"{len(offsets) - 1} documents but {len(labels)} labels")
+    proc, path = _processor(itos), Path(path)
+    lists = []
+    for idx in (train_idx, valid_idx, test_idx):
+        if idx is None:
+            continue
+        idx = np.asarray(idx, dtype=np.int64)
+        sub_ids, sub_off = ragged_take(ids, offsets, idx)
+        x = _text_list(TextList, sub_ids.astype(np.int32, copy=False), sub_off, proc, path)
+        y = CategoryList.from_state(
+            {"codes": torch.from_numpy(labels[idx])}, {"classes": list(classes)}, path, {}
+        )
+        lists.append(LabelList(x, y))
+    lls = LabelLists(path, *lists)
+    return lls.databunch(bs=bs, val_bs=val_bs, device=device, backwards=backwards)
