@@ -598,18 +598,29 @@ class Tokenizer:
             while chunk := list(islice(it, chunksize)):
                 yield self._tokenize_chunk(chunk)
             return
-        n = self.n_cpus
-        with multiprocessing.get_context().Pool(n, initializer=_init_worker, initargs=(self,)) as pool:
-            # A bounded window of chunks in flight keeps memory flat however long the input is
-            # (Pool.imap would read the whole input iterator ahead).
-            pending = deque(pool.apply_async(_worker_chunk, (c,)) for c in (first, second))
-            del first, second
-            while chunk := list(islice(it, chunksize)):
-                pending.append(pool.apply_async(_worker_chunk, (chunk,)))
-                if len(pending) >= 2 * n:
+        n, ctx = self.n_cpus, multiprocessing.get_context()
+        if ctx.get_start_method() == "fork":
+            # Forked workers inherit this tokenizer with spaCy built (and its caches): no
+            # per-worker import and set-up. Other start methods get a pickled copy instead.
+            self._base()
+            global _WORKER_TOKENIZER
+            _WORKER_TOKENIZER, init = self, {}
+        else:
+            init = {"initializer": _init_worker, "initargs": (self,)}
+        try:
+            with ctx.Pool(n, **init) as pool:
+                # A bounded window of chunks in flight keeps memory flat however long the input
+                # is (Pool.imap would read the whole input iterator ahead).
+                pending = deque(pool.apply_async(_worker_chunk, (c,)) for c in (first, second))
+                del first, second
+                while chunk := list(islice(it, chunksize)):
+                    pending.append(pool.apply_async(_worker_chunk, (chunk,)))
+                    if len(pending) >= 2 * n:
+                        yield pending.popleft().get()
+                while pending:
                     yield pending.popleft().get()
-            while pending:
-                yield pending.popleft().get()
+        finally:
+            _WORKER_TOKENIZER = None
 
     def process_corpus(
         self, texts: Iterable[str], cache_dir: str | os.PathLike | None = None, chunksize: int | None = None

@@ -136,6 +136,16 @@ def test_parallel_equals_serial_and_keeps_order():
     assert len(parallel) == 900
 
 
+def test_parallel_with_spawned_workers(monkeypatch):
+    import multiprocessing
+
+    texts = synthetic_texts(300, seed=9)
+    expected = Tokenizer(n_cpus=1).process_all(texts)
+    spawn = multiprocessing.get_context("spawn")
+    monkeypatch.setattr(T.multiprocessing, "get_context", lambda *a: spawn)
+    assert Tokenizer(n_cpus=2).process_all(iter(texts), chunksize=50) == expected
+
+
 def tag_pid(t: str) -> str:
     return f"{t} pid{os.getpid()}"
 
