@@ -8,7 +8,25 @@ from ..core import *
 from ..core import __all__ as _core_all
 from .data import LMLabelList, LMTextList, Text, TextList, TextProcessor
 from .databunch import TextClasDataBunch, TextDataBunch, TextLMDataBunch
+from .generate import decode_spec_tokens, detokenize
+from .learner import (
+    LanguageLearner,
+    RNNLearner,
+    RNNRegularizer,
+    language_model_learner,
+    text_classifier_learner,
+)
 from .loaders import LMLoader, SortishLoader
+from .models import (
+    AWD_LSTM,
+    AWDLSTMConfig,
+    awd_lstm_clas_config,
+    awd_lstm_lm_config,
+    awd_lstm_small_clas_config,
+    awd_lstm_small_lm_config,
+    get_language_model,
+    get_text_classifier,
+)
 from .transform import (
     BOS,
     EOS,
@@ -35,9 +53,6 @@ from .transform import (
 )
 from .vocab import Vocab
 
-# ULMFiT models and learners (AWD_LSTM, language_model_learner, text_classifier_learner, ...)
-# are added below by their issue: import them explicitly and extend __all__ here.
-
 __all__ = [
     *_core_all,
     # tokenizing
@@ -48,5 +63,9 @@ __all__ = [
     # data
     "Text", "TextList", "LMTextList", "LMLabelList", "TextProcessor",
     "TextDataBunch", "TextLMDataBunch", "TextClasDataBunch", "LMLoader", "SortishLoader",
-    # models and learners: see the note above
+    # models and learners
+    "AWD_LSTM", "AWDLSTMConfig", "awd_lstm_lm_config", "awd_lstm_clas_config",
+    "awd_lstm_small_lm_config", "awd_lstm_small_clas_config", "get_language_model", "get_text_classifier",
+    "language_model_learner", "text_classifier_learner", "RNNLearner", "LanguageLearner", "RNNRegularizer",
+    "decode_spec_tokens", "detokenize",
 ]  # fmt: skip
