@@ -488,3 +488,13 @@ def test_lesson_path_on_the_imdb_sample(tmp_path):
     table = clas.predict_texts(df.text[250:].tolist())
     np.testing.assert_allclose(table.filter(like="proba_").to_numpy(), preds.numpy(), atol=1e-5)
     assert clas.predict("I really loved that movie, it was awesome!")[0] in ("negative", "positive")
+
+
+@pytest.mark.parametrize("module", ["generate", "learner"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(f"emberfit.text.{module}")
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
