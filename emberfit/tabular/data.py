@@ -94,13 +94,18 @@ class TabularList(ItemList):
             raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
         if len(df) == 0:
             raise ValueError("df is empty (0 rows); there is nothing to learn from or predict")
+        if not isinstance(path, (str, Path)):
+            raise TypeError(
+                f"path must be a folder (str or Path), got {type(path).__name__} {path!r}; "
+                "pass the columns by keyword: from_df(df, path=path, cat_names=[...], cont_names=[...])"
+            )
         cat_names = _check_names(df, cat_names, "cat_names")
         cont_names = None if cont_names is None else _check_names(df, cont_names, "cont_names")
         both = sorted(set(cat_names) & set(cont_names or []))
         if both:
             raise ValueError(f"column(s) {both} are in both cat_names and cont_names; keep each in one list")
         procs = _check_procs(procs)
-        df = df.reset_index(drop=True)  # positions are the items (copy-on-write: no data copied)
+        df = df.reset_index(drop=True)  # positions are the items (pandas >= 3 copies no data here)
         return cls(np.arange(len(df)), cat_names, cont_names, procs, path=path, inner_df=df, **kwargs)
 
     @classmethod

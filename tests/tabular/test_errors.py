@@ -70,6 +70,14 @@ def test_unknown_label_column(df):
         build(df, label="why")
 
 
+def test_columns_passed_positionally_where_path_goes(df):
+    with pytest.raises(
+        TypeError,
+        match=r"path must be a folder \(str or Path\), got list \['color'\]; pass the columns by keyword",
+    ):
+        TabularList.from_df(df, ["color"], ["x"])
+
+
 def test_empty_dataframe(df):
     with pytest.raises(ValueError, match=r"df is empty \(0 rows\)"):
         TabularList.from_df(df.iloc[:0], cat_names=["color"])
