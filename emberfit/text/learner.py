@@ -535,9 +535,11 @@ def _pretrained_files(
     except FileNotFoundError as e:
         found = None if (config_given or pretrained_model is not None) else bundled_pretrained()
         if found is not None:
+            small_cfg = awd_lstm_small_lm_config
             warnings.warn(
-                f"the WikiText-103 weights are not available here ({e}); using emberfit's bundled small "
-                "pretrained AWD-LSTM instead (config=awd_lstm_small_lm_config)",
+                f"the WikiText-103 weights ({url}) are not available here; using emberfit's bundled pretrained "
+                f"AWD-LSTM of the small preset instead (emb_sz={small_cfg.emb_sz}, n_hid={small_cfg.n_hid}); "
+                "text_classifier_learner does the same, so its encoder fits",
                 stacklevel=4,
             )
             return found, dataclasses.replace(
@@ -665,7 +667,7 @@ def text_classifier_learner(
     files = None
     if pretrained:
         try:
-            files, _ = _pretrained_files(data, cfg, True, None, None, learn_kwargs)
+            files, cfg = _pretrained_files(data, cfg, config is not None, None, None, learn_kwargs)
         except FileNotFoundError as e:
             warnings.warn(
                 f"text_classifier_learner(pretrained=True): no pretrained weights found, the encoder starts from "

@@ -21,7 +21,7 @@ from emberfit.text.learner import (
     language_model_learner,
     text_classifier_learner,
 )
-from emberfit.text.models import awd_lstm_small_clas_config, awd_lstm_small_lm_config
+from emberfit.text.models import awd_lstm_small_clas_config, awd_lstm_small_lm_config, get_language_model
 from emberfit.text.pretrained import save_pretrained
 
 POS = "great wonderful fun superb lovely".split()
@@ -409,6 +409,28 @@ def test_pretrained_without_files_says_what_to_do(data_lm, data_clas, tmp_path):
         language_model_learner(data_lm, "resnet34", pretrained=False)
     with pytest.raises(TypeError, match="language-model data"):
         language_model_learner(data_clas, AWD_LSTM, pretrained=False)
+
+
+def test_offline_lesson_calls_fall_back_to_the_bundled_small_model(
+    trained_lm, data_lm, data_clas, tmp_path, monkeypatch
+):
+    import emberfit.text.learner as L
+
+    small = get_language_model(awd_lstm_small_lm_config, len(data_lm.vocab.itos))
+    bundled = tmp_path / "bundled"
+    save_pretrained(small, data_lm.vocab.itos, bundled / "lm.safetensors", bundled / "itos.json")
+    monkeypatch.setattr(L, "BUNDLED_DIR", bundled)
+    with pytest.warns(UserWarning, match="bundled pretrained"):
+        lm = language_model_learner(data_lm, AWD_LSTM, drop_mult=0.3, path=tmp_path, silent=True)
+    assert lm.model[0].n_hid == awd_lstm_small_lm_config.n_hid
+    assert torch.equal(lm.model[0].encoder.weight, small[0].encoder.weight)
+    lm.save_encoder("enc")
+    with pytest.warns(UserWarning, match="bundled pretrained"):
+        clas = text_classifier_learner(data_clas, AWD_LSTM, drop_mult=0.5, path=tmp_path, silent=True)
+    clas.load_encoder("enc")  # the lesson's next call: the sizes fit
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        language_model_learner(data_lm, AWD_LSTM, config=awd_lstm_small_lm_config, path=tmp_path, silent=True)
 
 
 def test_pretrained_fnames_load_mapped_weights_and_freeze(trained_lm, data_lm, df, tmp_path):
