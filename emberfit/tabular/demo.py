@@ -63,7 +63,7 @@ def run_demo(verbose: bool = False, seed: int = 42) -> list[dict]:
         {**base, "metric": "valid accuracy", "value": round(acc, 4), "seconds": round(seconds, 2)},
         {
             **base,
-            "metric": f"P(salary={cls}) for df.iloc[0] (true {df['salary'].iloc[0]})",
+            "metric": f"predict(df.iloc[0]): P({cls})",
             "value": round(float(probs.max()), 4),
             "seconds": round(pred_seconds, 3),
         },
