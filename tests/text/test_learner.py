@@ -2,6 +2,7 @@
 
 import dataclasses
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -431,6 +432,24 @@ def test_offline_lesson_calls_fall_back_to_the_bundled_small_model(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         language_model_learner(data_lm, AWD_LSTM, config=awd_lstm_small_lm_config, path=tmp_path, silent=True)
+
+
+def test_old_api_pretrained_model_url_loads_fastai_files(trained_lm, data_lm, tmp_path):
+    import os
+    import pickle
+
+    from emberfit.core.datasets import URLs
+
+    folder = Path(os.environ["EMBERFIT_HOME"]) / "models" / "wt103-fwd"  # where the archive unpacks
+    folder.mkdir(parents=True)
+    torch.save(trained_lm.model.state_dict(), folder / "lstm_fwd.pth")
+    with open(folder / "itos_wt103.pkl", "wb") as f:
+        pickle.dump(list(trained_lm.data.vocab.itos), f)
+    learn = language_model_learner(
+        data_lm, pretrained_model=URLs.WT103, config=LM_CFG, path=tmp_path, silent=True
+    )
+    assert torch.equal(learn.model[0].encoder.weight, trained_lm.model[0].encoder.weight)
+    assert not learn.model[0].rnns[0].module.weight_ih_l0.requires_grad
 
 
 def test_pretrained_fnames_load_mapped_weights_and_freeze(trained_lm, data_lm, df, tmp_path):
