@@ -84,7 +84,7 @@ class PretrainSettings:
     backwards: bool = False
     valid_pct: float = 0.1
     seed: int = 42
-    precision: str = "auto"  # auto (bf16 on a GPU that has it, else fp16; fp32 on CPU), bf16, fp16, fp32
+    precision: str = "auto"  # auto (GPU: bf16 if it has it, else fp16; CPU: fp32), fastest, bf16, fp16, fp32
     max_tokens: int | None = None
     time_budget: float | None = None  # minutes
     save_dtype: str = "fp32"  # fp16 halves the weights file
@@ -107,8 +107,8 @@ class PretrainSettings:
             raise ValueError(f"valid_pct must be in (0, 1), got {self.valid_pct!r}; e.g. 0.1")
         if self.time_budget is not None and not self.time_budget > 0:
             raise ValueError(f"time_budget must be a positive number of minutes, got {self.time_budget!r}")
-        if self.precision not in ("auto", "bf16", "fp16", "fp32"):
-            raise ValueError(f"precision must be auto, bf16, fp16 or fp32, got {self.precision!r}")
+        if self.precision not in ("auto", "fastest", "bf16", "fp16", "fp32"):
+            raise ValueError(f"precision must be auto, fastest, bf16, fp16 or fp32, got {self.precision!r}")
         if self.save_dtype not in ("fp32", "fp16", "bf16"):
             raise ValueError(f"save_dtype must be fp32, fp16 or bf16, got {self.save_dtype!r}")
 
@@ -174,9 +174,14 @@ class PretrainProgress(Callback):
         self.every, self.log, self.deadline, self.start_epoch = every, log, deadline, start_epoch
 
     def before_fit(self):
-        self.t0 = self.last = time.perf_counter()
+        self.t0 = self.last = self.t1 = time.perf_counter()
         self.tokens, self.batches, self.valid_s = 0, 0, []
         self.todo = (self.learn.n_epoch - self.start_epoch) * len(self.learn.data.train_dl)
+
+    @property
+    def train_seconds(self) -> float:
+        """Seconds spent training (validation excluded)."""
+        return self.t1 - self.t0 - sum(self.valid_s)
 
     def after_batch(self):
         learn = self.learn
@@ -184,8 +189,13 @@ class PretrainProgress(Callback):
             return
         self.tokens += learn.xb.numel() * world_size()
         self.batches += 1
-        now = time.perf_counter()
-        if self.deadline is not None and now > self.deadline:
+        now = self.t1 = time.perf_counter()
+        # every rank must stop at the same batch (DDP): decide together, every 16 batches
+        if (
+            self.deadline is not None
+            and self.batches % 16 == 0
+            and all_sum([float(now > self.deadline)])[0] > 0
+        ):
             learn.stop_reason = "time budget used up: training stopped early"
             raise CancelFitException(learn.stop_reason)
         if now - self.last >= self.every and is_main():
@@ -210,6 +220,7 @@ class PretrainProgress(Callback):
 
     def after_validate(self):
         self.valid_s.append(time.perf_counter() - self.tv)
+        self.t1 = time.perf_counter()
 
 
 class _BatchTimer(Callback):
@@ -281,8 +292,12 @@ def _plan(
     t_valid: float,
     n_valid: int,
     seconds: float | None,
+    extra_valid: int = 1,
 ):
-    """(epochs, batches per epoch) for the settings, a full epoch of ``n_full`` batches and the measured speed."""
+    """(epochs, batches per epoch) for the settings, a full epoch of ``n_full`` batches and the measured speed.
+
+    ``extra_valid``: validation passes after training (the per-corpus perplexities).
+    """
     total = (s.epochs or 1) * n_full
     if s.max_tokens is not None:
         total = min(total, math.ceil(s.max_tokens / (s.bs * s.bptt)))
@@ -290,19 +305,40 @@ def _plan(
         cap = (s.epochs * n_full) if s.epochs else math.inf
         epochs = 1
         for _ in range(4):  # more epochs mean more validations: settle the count
-            fit = (seconds - (epochs + 1) * t_valid * n_valid) / t_batch
+            fit = (seconds - (epochs + extra_valid) * t_valid * n_valid) / t_batch
             total = max(1, int(min(cap, fit)))
             epochs = s.epochs or max(1, math.ceil(total / n_full))
     epochs = s.epochs or max(1, math.ceil(total / n_full))
     return epochs, max(1, min(n_full, math.ceil(total / epochs)))
 
 
-def _precision(learn, precision: str) -> str:
+def _precision(learn, precision: str, log: Callable) -> tuple[str, tuple | None]:
+    """Apply a precision; ``fastest`` (GPU) times bf16 and fp16 on a few batches and keeps the faster.
+
+    Returns the precision and, when measured, its ``measure_speed`` result.
+    """
     dev = learn.data.device
-    if precision == "auto":
+    if precision == "fastest" and dev.type == "cuda":
+        speeds = {}
+        for p in ("bf16", "fp16"):
+            _precision(learn, p, log)
+            try:
+                speeds[p] = measure_speed(learn)
+            except RuntimeError as e:  # e.g. a cuDNN without bf16 RNNs
+                log(f"{p}: not usable here ({str(e)[:80]})", flush=True)
+        if not speeds:
+            raise RuntimeError("neither bf16 nor fp16 training works on this GPU; use precision='fp32'")
+        best = min(speeds, key=lambda p: speeds[p][0])
+        log(
+            "precision: "
+            + ", ".join(f"{p} {1 / t[0]:.1f} batches/s" for p, t in speeds.items())
+            + f" -> {best}"
+        )
+        return _precision(learn, best, log)[0], speeds[best]
+    if precision in ("auto", "fastest"):
         precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if dev.type == "cuda" else "fp32"
     {"bf16": learn.to_bf16, "fp16": learn.to_fp16, "fp32": learn.to_fp32}[precision]()
-    return precision
+    return precision, None
 
 
 def train_lm(
@@ -355,9 +391,9 @@ def train_lm(
         path=out, model_dir="checkpoints", wd=s.wd, opt_func=opt_func, silent=quiet,
     )  # fmt: skip
     learn.add_cb(GradientClipping(s.clip))
-    precision = _precision(learn, s.precision)
     if world_size() > 1:
         learn.to_distributed()
+    precision, speed = _precision(learn, s.precision, log)
     n_full = len(data.train_dl)
     if run is not None and "plan" in run:
         epochs, per_epoch = run["plan"]["epochs"], run["plan"]["batches_per_epoch"]
@@ -365,13 +401,14 @@ def train_lm(
         t_batch = t_valid = None
         seconds = None
         if s.time_budget is not None:
-            t_batch, t_valid = measure_speed(learn)
+            t_batch, t_valid = speed or measure_speed(learn)
             seconds = s.time_budget * 60 * 0.97 - (time.perf_counter() - t_start)
             log(
                 f"measured {s.bs * s.bptt / t_batch:,.0f} tokens/s training; planning {seconds:.0f} s",
                 flush=True,
             )
-        epochs, per_epoch = _plan(s, n_full, t_batch, t_valid or 0.0, len(data.valid_dl), seconds)
+        extra = 1 if len(corpus.source_names) > 1 else 0
+        epochs, per_epoch = _plan(s, n_full, t_batch, t_valid or 0.0, len(data.valid_dl), seconds, extra)
     if per_epoch < n_full:
         data.train_dl = FirstBatches(data.train_dl, per_epoch)
     plan = {"epochs": epochs, "batches_per_epoch": per_epoch, "full_epoch_batches": n_full}
@@ -385,12 +422,13 @@ def train_lm(
     )
     ckpt = out / "checkpoints" / f"{CKPT}.safetensors"
     resume_from = CKPT if resume and ckpt.is_file() else None
-    deadline = t_start + s.time_budget * 60 * 1.03 if s.time_budget is not None and run is None else None
+    deadline = t_start + s.time_budget * 60 * 1.05 if s.time_budget is not None and run is None else None
     start_epoch = 0
     if resume_from is not None:
         start_epoch = int(_ckpt_meta(learn, CKPT).get("epoch", -1)) + 1
         log(f"resuming from {ckpt} at epoch {start_epoch + 1}", flush=True)
-    cbs = [PretrainProgress(log_every, log, deadline, start_epoch), *callbacks]
+    prog = PretrainProgress(log_every, log, deadline, start_epoch)
+    cbs = [prog, *callbacks]
     if checkpoints:
         cbs += [SaveModelCallback(every="epoch", name=CKPT), TimedCheckpoint(checkpoint_minutes)]
     t_fit = time.perf_counter()
@@ -407,9 +445,14 @@ def train_lm(
     card = _model_card(
         learn, corpus, s, config or s.config, plan, precision, train_idx, valid_idx, val_bs, fit_s
     )
+    # tokens: the epochs done before a resume (planned) plus those counted in this process
+    per_epoch_tokens = min(per_epoch * s.bptt, (card["train_tokens"] - 1) // s.bs) * s.bs
+    card["tokens_trained"] = start_epoch * per_epoch_tokens + prog.tokens
+    card["tokens_per_second"] = round(prog.tokens / max(prog.train_seconds, 1e-9), 1)
+    card["stopped_early"] = learn.stop_reason
     card.update(extra_card or {})
     if is_main():
-        write_outputs(learn, out, corpus.itos, card, s.save_dtype)
+        card = write_outputs(learn, out, corpus.itos, card, s.save_dtype)
         log(
             f"valid perplexity {card['final_valid_perplexity']:.2f} | wrote {out / WEIGHTS}, {out / ITOS}, {out / CARD}",
             flush=True,
@@ -452,11 +495,6 @@ def _model_card(learn, corpus, s, config, plan, precision, train_idx, valid_idx,
     lengths = np.diff(corpus.offsets)
     by_source = _valid_by_source(learn, corpus, valid_idx, val_bs, s) if len(corpus.source_names) > 1 else {}
     cfg = dataclasses.asdict(config)
-    trained = (
-        plan["epochs"]
-        * min(plan["batches_per_epoch"] * s.bptt, (int(lengths[train_idx].sum()) - 1) // s.bs)
-        * s.bs
-    )
     card = {
         "format": "emberfit-model-card",
         "version": 1,
@@ -471,7 +509,6 @@ def _model_card(learn, corpus, s, config, plan, precision, train_idx, valid_idx,
         "tokens": corpus.n_tokens,
         "train_tokens": int(lengths[train_idx].sum()),
         "valid_tokens": int(lengths[valid_idx].sum()),
-        "tokens_trained": int(trained),
         "epochs": plan["epochs"],
         "batches_per_epoch": plan["batches_per_epoch"],
         "full_epoch_batches": plan["full_epoch_batches"],
@@ -495,7 +532,10 @@ def _model_card(learn, corpus, s, config, plan, precision, train_idx, valid_idx,
 
 
 def write_outputs(learn, out: str | Path, itos: Sequence[str], card: dict, save_dtype: str = "fp32") -> dict:
-    """Write ``lm.safetensors`` (in ``save_dtype``), ``itos.json`` and ``model_card.json`` to ``out``, atomically."""
+    """Write ``lm.safetensors`` (in ``save_dtype``), ``itos.json`` and ``model_card.json`` to ``out``, atomically.
+
+    Returns the card as written (with the weights file's dtype and size).
+    """
     out = Path(out)
     model = unwrap(learn.model)
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[save_dtype]
@@ -503,8 +543,8 @@ def write_outputs(learn, out: str | Path, itos: Sequence[str], card: dict, save_
         model = copy.deepcopy(model).to(dtype)
     w, i = save_pretrained(model, list(itos), out / WEIGHTS, out / ITOS)
     card = {**card, "weights_dtype": save_dtype, "weights_bytes": w.stat().st_size}
-    c = atomic_write(out / CARD, json.dumps(card, indent=1, ensure_ascii=False).encode("utf-8"))
-    return {"weights": w, "itos": i, "card": c}
+    atomic_write(out / CARD, json.dumps(card, indent=1, ensure_ascii=False).encode("utf-8"))
+    return card
 
 
 # ----------------------------------------------------------------------------------------- CLI
@@ -532,7 +572,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--backwards", action="store_true", default=None, help="train a backwards language model")
     p.add_argument("--valid-pct", type=float, help="share of documents held out (default 0.1)")
     p.add_argument("--seed", type=int, help="random seed (default 42)")
-    p.add_argument("--precision", choices=["auto", "bf16", "fp16", "fp32"], help="default auto")
+    p.add_argument("--precision", choices=["auto", "fastest", "bf16", "fp16", "fp32"], help="default auto")
     p.add_argument("--max-tokens", type=int, help="stop after training on about N tokens")
     p.add_argument("--time-budget", type=float, help="minutes of training; the run is sized to fit")
     p.add_argument("--save-dtype", choices=["fp32", "fp16", "bf16"], help="dtype of the weights file")
