@@ -60,16 +60,20 @@ def sample_path(
     ``slice(lr/2.6**4, lr)``, ``clas_epochs`` epochs each. ``pretrained_fnames=(weights,
     itos)`` starts the language model from those files; None from random weights. Ready
     ``data_lm`` / ``data_clas`` bunches may be passed in (else they are built from texts.csv);
-    ``n_words=0`` skips the generated sample.
+    ``n_words=0`` skips the generated sample. The encoder is saved under ``model_dir``
+    (default: a temporary folder, removed at the end).
 
     >>> # sample_path(lm_epochs=1, clas_epochs=1)['classifier accuracy']
     """
+    if model_dir is None:
+        args = {k: v for k, v in locals().items() if k != "model_dir"}
+        with tempfile.TemporaryDirectory(prefix="emberfit_demo_") as tmp:
+            return sample_path(**args, model_dir=tmp)
     set_seed(seed)
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     path = untar_data(URLs.IMDB_SAMPLE)
-    work = Path(model_dir) if model_dir is not None else Path(tempfile.mkdtemp(prefix="emberfit_demo_"))
-    kw = {"path": work, "silent": not verbose}
+    kw = {"path": Path(model_dir), "silent": not verbose}
 
     # -- language model: every review's text, a random 10% held out (labels unused) -------------
     if data_lm is None:
