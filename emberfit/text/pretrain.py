@@ -354,10 +354,12 @@ def train_lm(
     log: Callable | None = print,
     extra_card: dict | None = None,
     config: AWDLSTMConfig | None = None,
+    run_info: dict | None = None,
 ) -> tuple[LanguageLearner, dict]:
     """Train an AWD-LSTM language model on a prepared corpus; write weights, itos and model card to ``out``.
 
-    ``config`` replaces the preset's model sizes and dropouts (e.g. a tiny model for tests).
+    ``config`` replaces the preset's model sizes and dropouts (e.g. a tiny model for tests);
+    ``run_info`` is stored in ``checkpoints/run.json`` with the settings (the CLI keeps the corpus paths there).
     Returns the learner and the model card (a dict).
 
     >>> # corpus = prepare_corpus(["books/"]); learn, card = train_lm(corpus, "my_lm", PretrainSettings(epochs=2))
@@ -413,8 +415,14 @@ def train_lm(
         data.train_dl = FirstBatches(data.train_dl, per_epoch)
     plan = {"epochs": epochs, "batches_per_epoch": per_epoch, "full_epoch_batches": n_full}
     if is_main() and checkpoints:
-        run_info = {**existing, "settings": dataclasses.asdict(s), "itos_sha256": itos_hash, "plan": plan}
-        atomic_write(run_file, json.dumps(run_info, indent=1, default=str).encode())
+        info = {
+            **existing,
+            **(run_info or {}),
+            "settings": dataclasses.asdict(s),
+            "itos_sha256": itos_hash,
+            "plan": plan,
+        }
+        atomic_write(run_file, json.dumps(info, indent=1, default=str).encode())
     log(
         f"training {epochs} epoch(s) of {per_epoch:,} batches (a full pass is {n_full:,}) | bs {s.bs}, bptt {s.bptt}, "
         f"{precision}, {data.device}, {world_size()} process(es) | {len(train_idx):,} train / {len(valid_idx):,} valid docs",
@@ -633,12 +641,6 @@ def pretrain(
     corpus = _prepare_ranked(corpus_paths, settings, a)
     if a.prepare_only:
         return {}
-    if is_main() and not a.resume:
-        atomic_write(run_file, json.dumps({"corpus_paths": [str(p) for p in corpus_paths]}).encode())
-    elif a.resume and is_main():
-        run = json.loads(run_file.read_text())
-        run.setdefault("corpus_paths", [str(p) for p in corpus_paths])
-        atomic_write(run_file, json.dumps(run, indent=1).encode())
     minutes = a.checkpoint_minutes if a.checkpoint_minutes > 0 else math.inf
     _, card = train_lm(
         corpus,
@@ -649,6 +651,7 @@ def pretrain(
         log_every=a.log_every,
         callbacks=callbacks,
         config=config,
+        run_info={"corpus_paths": [str(p) for p in corpus_paths]},
     )
     return card
 
