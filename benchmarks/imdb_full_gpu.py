@@ -256,6 +256,8 @@ def phase_clas(a, D, out: Path, minutes: float, precision: str):
     rng = np.random.default_rng(a.seed)
     train = np.nonzero(D["split"] == 0)[0]
     test = np.nonzero(D["split"] == 1)[0]
+    if a.test_limit:  # a quicker check of the script: a random part of the test set
+        test = np.sort(rng.permutation(test)[: a.test_limit])
     monitor = np.sort(
         rng.permutation(test)[: min(a.monitor, len(test))]
     )  # per-epoch validation: part of test
@@ -439,6 +441,9 @@ def main(argv=None) -> int:
     rp.add_argument("--small-lr", type=float, default=1e-2)
     rp.add_argument("--small-drop-mult", type=float, default=0.1)
     rp.add_argument("--small-valid-pct", type=float, default=0.02)
+    rp.add_argument(
+        "--test-limit", type=int, default=0, help="evaluate on this many test reviews (0: all 25,000)"
+    )
     rp.add_argument("--seed", type=int, default=42)
     rp.add_argument("--log-every", type=float, default=15.0)
     a = p.parse_args(argv)
