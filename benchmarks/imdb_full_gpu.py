@@ -376,7 +376,21 @@ def run(a) -> None:
         left = budget - (time.perf_counter() - T0) - later * 60
         return max(0.2, min(want, left / 60))
 
-    lm_min = minutes(a.lm_minutes, a.clas_minutes + a.small_minutes + 0.3)
+    def do_small(later):
+        small_min = minutes(a.small_minutes, later)
+        say(f"phase C: small preset on Gutenberg + IMDB unsup, {small_min:.2f} min")
+        folder, card = phase_small(a, D, work, small_min, precision)
+        R["small"] = {**{k: card[k] for k in ("final_valid_perplexity", "valid_by_corpus", "epochs", "batches_per_epoch",
+                                              "tokens_trained", "tokens_per_second", "train_seconds", "vocab_size", "weights_bytes")},
+                      **ship(folder, OUT)}  # fmt: skip
+        say(f"phase C done: {R.d['phases']['small']}")
+        _free()
+
+    precision = a.precision
+    if a.small_first:  # the shipped model first, when device time is short
+        do_small(a.lm_minutes + a.clas_minutes + 0.3)
+    small_later = 0.0 if a.small_first else a.small_minutes
+    lm_min = minutes(a.lm_minutes, a.clas_minutes + small_later + 0.3)
     say(f"phase A: language model on all IMDB text, {lm_min:.2f} min")
     learn, res = phase_lm(a, D, work, lm_min)
     R["lm"] = res
@@ -384,17 +398,12 @@ def run(a) -> None:
     precision = res["precision"]
     del learn
     _free()
-    clas_min = minutes(a.clas_minutes, a.small_minutes + 0.2)
+    clas_min = minutes(a.clas_minutes, small_later + 0.2)
     say(f"phase B: classifier with gradual unfreezing, {clas_min:.2f} min")
     R["classifier"] = phase_clas(a, D, work, clas_min, precision)
     _free()
-    small_min = minutes(a.small_minutes, 0.15)
-    say(f"phase C: small preset on Gutenberg + IMDB unsup, {small_min:.2f} min")
-    folder, card = phase_small(a, D, work, small_min, precision)
-    R["small"] = {**{k: card[k] for k in ("final_valid_perplexity", "valid_by_corpus", "epochs", "batches_per_epoch",
-                                          "tokens_trained", "tokens_per_second", "train_seconds", "vocab_size", "weights_bytes")},
-                  **ship(folder, OUT)}  # fmt: skip
-    say(f"phase C done: {R.d['phases']['small']}")
+    if not a.small_first:
+        do_small(0.15)
     say(f"all done in {time.perf_counter() - T0:.0f} s; results in {OUT / 'results.json'}")
 
 
@@ -445,6 +454,7 @@ def main(argv=None) -> int:
         "--test-limit", type=int, default=0, help="evaluate on this many test reviews (0: all 25,000)"
     )
     rp.add_argument("--seed", type=int, default=42)
+    rp.add_argument("--small-first", action="store_true", help="run phase C (the model to ship) first")
     rp.add_argument("--log-every", type=float, default=15.0)
     a = p.parse_args(argv)
     if a.cmd == "prep":
