@@ -301,7 +301,13 @@ def _pick(folder: Path, suffixes: tuple[str, ...], preferred: str | None) -> Pat
     if preferred and (folder / preferred).is_file():
         return folder / preferred
     found = (
-        sorted(f for f in folder.glob("*") if f.suffix in suffixes and f.is_file()) if folder.is_dir() else []
+        sorted(
+            f
+            for f in folder.glob("*")
+            if f.suffix in suffixes and f.is_file() and f.name != "model_card.json"  # the card is not an itos
+        )
+        if folder.is_dir()
+        else []
     )
     if len(found) > 1:
         raise ValueError(
