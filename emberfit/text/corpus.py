@@ -173,7 +173,8 @@ def _files(path: Path) -> list[Path]:
     files = sorted(
         p
         for p in path.rglob("*")
-        if p.is_file() and _suffix(p) and not any(s.startswith(".") for s in p.parts)
+        # hidden files and folders are skipped (only below ``path``: "../data" must still work)
+        if p.is_file() and _suffix(p) and not any(s.startswith(".") for s in p.relative_to(path).parts)
     )
     if not files:
         raise FileNotFoundError(f"no corpus files ({', '.join(SUFFIXES)}) under {path}")
