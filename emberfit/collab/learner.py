@@ -24,7 +24,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -489,10 +488,6 @@ def collab_learner(
         if not isinstance(n_factors, int) or n_factors <= 0:
             raise ValueError(f"n_factors must be a positive int, got {n_factors!r}")
         model = EmbeddingDotBias(n_factors, n_users, n_items, y_range=y_range)
-    if learn_kwargs.get("opt_func") is None and learn_kwargs.get("true_wd", True):
-        # the same AdamW(betas=(0.9, 0.99)) as core's default, as one fused kernel per tensor: at bs=64
-        # the per-tensor Python loop of the stock implementation was half of each step
-        learn_kwargs["opt_func"] = partial(torch.optim.AdamW, betas=(0.9, 0.99), fused=True)
     return CollabLearner(data, model, **learn_kwargs)
 
 

@@ -38,7 +38,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -386,11 +385,9 @@ def train_lm(
         backwards=s.backwards, device=device, path=out,
     )  # fmt: skip
     set_seed(s.seed)
-    cuda = data.device.type == "cuda"
-    opt_func = partial(torch.optim.AdamW, betas=(0.9, 0.99), fused=True) if cuda else None
     learn = language_model_learner(
         data, AWD_LSTM, config=config or s.config, drop_mult=s.drop_mult, pretrained=False, alpha=s.alpha, beta=s.beta,
-        path=out, model_dir="checkpoints", wd=s.wd, opt_func=opt_func, silent=quiet,
+        path=out, model_dir="checkpoints", wd=s.wd, silent=quiet,
     )  # fmt: skip
     learn.add_cb(GradientClipping(s.clip))
     if world_size() > 1:
