@@ -1,6 +1,7 @@
 """ULMFiT learners on a tiny synthetic corpus: training, freezing, encoder transfer, generation, AR/TAR, export."""
 
 import dataclasses
+import math
 import warnings
 from pathlib import Path
 
@@ -399,7 +400,11 @@ def test_export_and_load_learner_give_identical_predictions(trained_lm, data_cla
 
 
 # ------------------------------------------------------------------------------ pretrained
-def test_pretrained_without_files_says_what_to_do(data_lm, data_clas, tmp_path):
+def test_pretrained_without_files_says_what_to_do(data_lm, data_clas, tmp_path, monkeypatch):
+    import emberfit.text.learner as L
+
+    # an installation without the bundled small model (the package ships one; see the test below)
+    monkeypatch.setattr(L, "BUNDLED_DIR", tmp_path / "no_bundled_model")
     with pytest.raises(FileNotFoundError, match="pretrained=False"):
         language_model_learner(data_lm, AWD_LSTM, drop_mult=0.3, path=tmp_path)
     with pytest.raises(FileNotFoundError, match="bundled"):
@@ -539,3 +544,17 @@ def test_docstring_examples_run(module):
     mod = importlib.import_module(f"emberfit.text.{module}")
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_shipped_small_model_loads_offline(data_lm, tmp_path):
+    """The package's own pretrained small AWD-LSTM is found with no network and maps onto a new vocab."""
+    import emberfit.text.learner as L
+
+    found = L.bundled_pretrained()
+    assert found is not None, f"the bundled model is missing from {L.BUNDLED_DIR}"
+    lm = language_model_learner(
+        data_lm, AWD_LSTM, config=awd_lstm_small_lm_config, path=tmp_path, silent=True
+    )
+    assert lm.model[0].n_hid == awd_lstm_small_lm_config.n_hid
+    # a pretrained model predicts the synthetic corpus better than chance over its vocabulary
+    assert lm.validate()[0] < math.log(len(data_lm.vocab.itos))
