@@ -9,7 +9,7 @@ dropout on the last layer's output before the tied decoder (``LinearDecoder``).
 The module tree reproduces fast.ai's, so ``state_dict()`` keys are exactly those of the
 published WikiText-103 checkpoint (``0.encoder.weight``, ``0.encoder_dp.emb.weight``,
 ``0.rnns.0.weight_hh_l0_raw``, ``0.rnns.0.module.weight_hh_l0``, ..., ``1.decoder.bias``)
-and ``load_state_dict(torch.load(...), strict=True)`` works without renaming. The
+and the published file loads with ``strict=True`` without renaming. The
 duplicated keys are the same tensors here, not copies.
 
 The classifier (ULMFiT's "BPT3C") runs a document through the encoder ``bptt`` tokens at a
