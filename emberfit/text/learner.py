@@ -413,11 +413,12 @@ class LanguageLearner(RNNLearner):
         return text + sep + sep.join(words)
 
     def _run(self, fn: Callable, *args, **kwargs) -> list[int]:
-        model, was_training = self.model, self.model.training
+        model = _raw(self.model)  # generation runs on one process, never through DDP
+        was_training = model.training
         try:
             return fn(model, *args, **kwargs)
         finally:
-            _raw(model).reset()
+            model.reset()
             model.train(was_training)
 
     def predict(
