@@ -8,6 +8,7 @@ from ..core import *
 from ..core import __all__ as _core_all
 from .data import LMLabelList, LMTextList, Text, TextList, TextProcessor
 from .databunch import TextClasDataBunch, TextDataBunch, TextLMDataBunch
+from .ensemble import ensemble_accuracy, ensemble_predict_texts, ensemble_preds
 from .generate import decode_spec_tokens, detokenize
 from .learner import (
     LanguageLearner,
@@ -68,4 +69,6 @@ __all__ = [
     "awd_lstm_small_lm_config", "awd_lstm_small_clas_config", "get_language_model", "get_text_classifier",
     "language_model_learner", "text_classifier_learner", "RNNLearner", "LanguageLearner", "RNNRegularizer",
     "decode_spec_tokens", "detokenize",
+    # forward + backward ensembles
+    "ensemble_preds", "ensemble_accuracy", "ensemble_predict_texts",
 ]  # fmt: skip
