@@ -20,10 +20,11 @@ Three parts (``--parts speed,sample,load``):
   60k): helper script ``benchmarks/pretrained_load.py``, and the whole
   ``language_model_learner(data, pretrained_model=URLs.WT103)`` call with those files in place.
 
-Threads: one by default. On the 2-vCPU machine this was written on, oneDNN's LSTM (used by
-both libraries on CPU) ran 5x slower with 2 intra-op threads than with 1 (it syncs the threads
-at every time step), and even a large fp32 matrix product gained nothing from the second vCPU;
-``--also-threads 2`` adds small-preset rows at 2 threads to show it.
+Threads: torch's default unless ``--threads`` is given. On the 2-vCPU machine this was written
+on, 2 intra-op threads ran the LSTMs (oneDNN, both libraries) about 2x faster than 1 while the
+machine was otherwise idle, but up to 5x slower than 1 while other work kept a vCPU busy (the
+LSTM syncs its threads at every time step); ``--threads 1`` is the robust choice on a shared
+machine, and ``--also-threads N`` adds small-preset rows at N threads.
 
     python benchmarks/ulmfit_imdb.py [--parts speed,sample,load] [--threads 1] [--also-threads 2] [--bf16]
         [--pretrain-reviews 8000] [--pretrain-epochs 1] [--lm-epochs 1] [--clas-epochs 2]
@@ -52,7 +53,7 @@ COMMON = r"""
 import json, resource, sys, time
 a = json.loads(sys.argv[1])
 import torch
-torch.set_num_threads(a["threads"])
+torch.set_num_threads(a["threads"] or torch.get_num_threads())
 
 def rss_mb():
     with open("/proc/self/statm") as f:
@@ -154,7 +155,7 @@ def part_speed(a) -> None:
     from emberfit.core.datasets import URLs, untar_data
 
     csv = str(untar_data(URLs.IMDB_SAMPLE) / "texts.csv")
-    t = a.threads
+    t = a.threads or os.cpu_count()
     runs = [  # (system, preset, bf16, threads)
         ("emberfit", "full", False, t),
         ("fastai", "full", False, t),
@@ -256,10 +257,10 @@ def part_sample(a) -> None:
 
     from emberfit.text.demo import sample_path
 
-    torch.set_num_threads(a.threads)
+    torch.set_num_threads(a.threads or torch.get_num_threads())
     budget = f"{a.pretrain_reviews} unsup reviews x {a.pretrain_epochs} epoch(s)"
     print(
-        f"\n## IMDB sample path, small preset ({a.threads} thread(s), {'bf16' if a.bf16 else 'fp32'}, seed {a.seed})"
+        f"\n## IMDB sample path, small preset ({torch.get_num_threads()} thread(s), {'bf16' if a.bf16 else 'fp32'}, seed {a.seed})"
     )
     print(
         f"LM: texts.csv (1,000 reviews, 10% held out), 1 epoch frozen + {a.lm_epochs} unfrozen; classifier: 800/200 is_valid"
@@ -343,7 +344,7 @@ def part_load(a) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--parts", default="speed,sample,load")
-    p.add_argument("--threads", type=int, default=1, help="intra-op threads (1: see the module docstring)")
+    p.add_argument("--threads", type=int, default=0, help="intra-op threads (0: torch's default)")
     p.add_argument(
         "--also-threads", type=int, default=0, help="also time the small preset at this thread count"
     )

@@ -17,8 +17,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-
 from ..core.datasets import URLs, untar_data
 from ..core.learner import set_seed
 from .data import TextList
@@ -155,23 +153,16 @@ def run_demo(verbose: bool = False, seed: int = 42) -> list[dict]:
 
     Starts from the bundled pretrained small model if this installation has one (then the
     language model first trains one epoch frozen, as in the lesson); otherwise from random
-    weights, with one unfrozen epoch. bf16 autocast where the CPU has native bf16; one thread.
+    weights, with one unfrozen epoch. bf16 autocast where the CPU has native bf16.
     """
     bundled = bundled_pretrained()
-    threads = torch.get_num_threads()
-    # One intra-op thread: oneDNN's LSTM syncs its threads at every time step, and on the 2-vCPU
-    # machine this was measured on, 2 threads ran the small LM 5x slower than 1 (530 vs 2450 tokens/s).
-    torch.set_num_threads(1)
-    try:
-        res = sample_path(
-            pretrained_fnames=bundled,
-            lm_frozen_epochs=1 if bundled else 0,
-            seed=seed,
-            bf16=fast_bf16(),
-            verbose=verbose,
-        )
-    finally:
-        torch.set_num_threads(threads)
+    res = sample_path(
+        pretrained_fnames=bundled,
+        lm_frozen_epochs=1 if bundled else 0,
+        seed=seed,
+        bf16=fast_bf16(),
+        verbose=verbose,
+    )
     print(f"[text] generated ({'pretrained' if bundled else 'no pretrained model'}): {res['generated']}")
     base = {"app": "text", "dataset": "imdb_sample"}
     s = res["seconds"]
