@@ -49,10 +49,10 @@ from ..core.distributed import all_sum, init_distributed, is_main, rank, unwrap,
 from ..core.io import atomic_write
 from ..core.learner import set_seed
 from .corpus import LMCorpus, lm_databunch_from_arrays, prepare_corpus
-from .learner import AWD_LSTM, LanguageLearner, language_model_learner
+from .learner import AWD_LSTM, BUNDLED_DIR, LanguageLearner, bundled_pretrained, language_model_learner
 from .loaders import LMLoader, ragged_take
 from .models.awd_lstm import AWDLSTMConfig, awd_lstm_lm_config, awd_lstm_small_lm_config
-from .pretrained import save_pretrained
+from .pretrained import find_pretrained, load_itos, load_pretrained, save_pretrained
 from .transform import Tokenizer
 
 __all__ = ["PretrainSettings", "PRESETS", "train_lm", "pretrain", "main"]
@@ -87,6 +87,7 @@ class PretrainSettings:
     max_tokens: int | None = None
     time_budget: float | None = None  # minutes
     save_dtype: str = "fp32"  # fp16 halves the weights file
+    init: str | None = None  # start from a pretrained LM: a folder (weights + itos) or "bundled"
 
     def __post_init__(self):
         self.moms = tuple(self.moms)
@@ -110,6 +111,8 @@ class PretrainSettings:
             raise ValueError(f"precision must be auto, fastest, bf16, fp16 or fp32, got {self.precision!r}")
         if self.save_dtype not in ("fp32", "fp16", "bf16"):
             raise ValueError(f"save_dtype must be fp32, fp16 or bf16, got {self.save_dtype!r}")
+        if self.init is not None and not isinstance(self.init, str):
+            self.init = str(self.init)
 
     @property
     def config(self):
@@ -389,13 +392,16 @@ def train_lm(
         data, AWD_LSTM, config=config or s.config, drop_mult=s.drop_mult, pretrained=False, alpha=s.alpha, beta=s.beta,
         path=out, model_dir="checkpoints", wd=s.wd, silent=quiet,
     )  # fmt: skip
+    init_info = _load_init(learn, s.init, corpus.itos, log) if s.init is not None else None
     learn.add_cb(GradientClipping(s.clip))
     if world_size() > 1:
         learn.to_distributed()
     precision, speed = _precision(learn, s.precision, log)
     n_full = len(data.train_dl)
+    valid_batches = len(data.valid_dl)
     if run is not None and "plan" in run:
         epochs, per_epoch = run["plan"]["epochs"], run["plan"]["batches_per_epoch"]
+        valid_batches = run["plan"].get("valid_batches", valid_batches)
     else:
         t_batch = t_valid = None
         seconds = None
@@ -407,10 +413,29 @@ def train_lm(
                 flush=True,
             )
         extra = 1 if len(corpus.source_names) > 1 else 0
-        epochs, per_epoch = _plan(s, n_full, t_batch, t_valid or 0.0, len(data.valid_dl), seconds, extra)
+        n_valid = len(data.valid_dl)
+        if seconds is not None:
+            # a big held-out set must not eat the budget: validation gets at most a tenth of it
+            passes = (s.epochs or 2) + extra
+            n_valid = min(n_valid, max(4, int(0.1 * seconds / (passes * t_valid))))
+        epochs, per_epoch = _plan(s, n_full, t_batch, t_valid or 0.0, n_valid, seconds, extra)
+        if n_valid < len(data.valid_dl):
+            log(
+                f"validation limited to the first {n_valid:,} of {len(data.valid_dl):,} held-out batches "
+                "(a tenth of the time budget)",
+                flush=True,
+            )
+        valid_batches = n_valid
     if per_epoch < n_full:
         data.train_dl = FirstBatches(data.train_dl, per_epoch)
-    plan = {"epochs": epochs, "batches_per_epoch": per_epoch, "full_epoch_batches": n_full}
+    if valid_batches < len(data.valid_dl):
+        data.valid_dl = FirstBatches(data.valid_dl, valid_batches)
+    plan = {
+        "epochs": epochs,
+        "batches_per_epoch": per_epoch,
+        "full_epoch_batches": n_full,
+        "valid_batches": valid_batches,
+    }
     if is_main() and checkpoints:
         info = {
             **existing,
@@ -455,6 +480,8 @@ def train_lm(
     card["tokens_trained"] = start_epoch * per_epoch_tokens + prog.tokens
     card["tokens_per_second"] = round(prog.tokens / max(prog.train_seconds, 1e-9), 1)
     card["stopped_early"] = learn.stop_reason
+    if init_info is not None:
+        card["init"] = init_info
     card.update(extra_card or {})
     if is_main():
         card = write_outputs(learn, out, corpus.itos, card, s.save_dtype)
@@ -465,6 +492,47 @@ def train_lm(
     return learn, card
 
 
+def init_files(init: str | Path) -> tuple[Path, Path]:
+    """``(weights, itos)`` of the model ``--init`` names: ``"bundled"`` (emberfit's small model) or a folder.
+
+    >>> init_files("/no/such/model")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    FileNotFoundError: --init /no/such/model: no such folder; ...
+    """
+    if str(init) == "bundled":
+        files = bundled_pretrained()
+        if files is None:
+            raise FileNotFoundError(
+                f"--init bundled: this installation has no bundled model (looked in {BUNDLED_DIR}); "
+                "pass a folder holding lm.safetensors + itos.json instead"
+            )
+        return files
+    folder = Path(init).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"--init {init}: no such folder; pass the --out folder of an earlier `emberfit pretrain` run "
+            "(it holds lm.safetensors + itos.json) or 'bundled'"
+        )
+    return find_pretrained(folder)
+
+
+def _load_init(learn, init: str, itos: Sequence[str], log: Callable) -> dict:
+    """Load the ``--init`` model into ``learn`` (mapped onto the corpus vocabulary); returns what the card records."""
+    weights, itos_file = init_files(init)
+    load_pretrained(unwrap(learn.model), weights, itos_file, itos)
+    old = load_itos(itos_file)
+    shared = len(set(old) & set(itos))
+    info = {"from": str(init), "weights": str(weights), "vocab_shared": shared, "vocab_size": len(old)}
+    card_file = weights.parent / CARD
+    if card_file.is_file():  # what the starting model itself was trained on
+        prev = json.loads(card_file.read_text())
+        info.update({k: prev[k] for k in ("corpus", "tokens_trained", "final_valid_perplexity") if k in prev})
+    log(
+        f"starting from {weights} ({shared:,} of the {len(itos):,} tokens were in its vocabulary)", flush=True
+    )
+    return info
+
+
 def _ckpt_meta(learn, name: str) -> dict:
     from ..core.io import load_tensors
 
@@ -472,9 +540,9 @@ def _ckpt_meta(learn, name: str) -> dict:
 
 
 def _valid_by_source(
-    learn, corpus: LMCorpus, valid_idx: np.ndarray, val_bs: int, s: PretrainSettings
+    learn, corpus: LMCorpus, valid_idx: np.ndarray, val_bs: int, s: PretrainSettings, max_batches: int
 ) -> dict:
-    """Validation loss and perplexity of each source's held-out documents."""
+    """Validation loss and perplexity of each source's held-out documents (at most ``max_batches`` batches each)."""
     out = {}
     for i, name in enumerate(corpus.source_names):
         idx = valid_idx[corpus.sources[valid_idx] == i]
@@ -484,10 +552,17 @@ def _valid_by_source(
         ids, offs = ragged_take(corpus.ids, corpus.offsets, idx)
         dl = LMLoader(ids, offs, bs=max(1, min(val_bs, (n_tok - 1) // s.bptt)), bptt=s.bptt, backwards=s.backwards,
                       device=learn.data.device)  # fmt: skip
+        if len(dl) > max_batches:
+            dl = FirstBatches(dl, max_batches)
         if world_size() > 1:
             dl = dl.shard(rank(), world_size())
         loss, _, ppl = learn.validate(dl=dl)[:3]
-        out[name] = {"valid_tokens": n_tok, "valid_loss": loss, "valid_perplexity": ppl}
+        out[name] = {
+            "valid_tokens": n_tok,
+            "valid_batches": len(dl),
+            "valid_loss": loss,
+            "valid_perplexity": ppl,
+        }
     return out
 
 
@@ -498,7 +573,10 @@ def _model_card(learn, corpus, s, config, plan, precision, train_idx, valid_idx,
     else:  # resumed after the last epoch: nothing was trained in this process
         loss, acc, ppl = learn.validate()[:3]
     lengths = np.diff(corpus.offsets)
-    by_source = _valid_by_source(learn, corpus, valid_idx, val_bs, s) if len(corpus.source_names) > 1 else {}
+    max_b = plan.get("valid_batches", math.inf)
+    by_source = (
+        _valid_by_source(learn, corpus, valid_idx, val_bs, s, max_b) if len(corpus.source_names) > 1 else {}
+    )
     cfg = dataclasses.asdict(config)
     card = {
         "format": "emberfit-model-card",
@@ -517,6 +595,7 @@ def _model_card(learn, corpus, s, config, plan, precision, train_idx, valid_idx,
         "epochs": plan["epochs"],
         "batches_per_epoch": plan["batches_per_epoch"],
         "full_epoch_batches": plan["full_epoch_batches"],
+        "valid_batches": plan.get("valid_batches"),
         "final_valid_loss": float(loss),
         "final_valid_perplexity": float(ppl),  # exact per token (the loss weighs windows by rows)
         "final_valid_accuracy": None if acc is None else float(acc),
@@ -583,6 +662,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--save-dtype", choices=["fp32", "fp16", "bf16"], help="dtype of the weights file")
     p.add_argument(
         "--checkpoint-minutes", type=float, default=30.0, help="mid-epoch checkpoint period (0: off)"
+    )
+    p.add_argument(
+        "--init", help="start from a pretrained LM: the --out folder of an earlier run, or 'bundled'"
     )
     p.add_argument("--log-every", type=float, default=30.0, help="seconds between progress lines")
     p.add_argument("--text-field", default="text", help="JSONL field holding the text")

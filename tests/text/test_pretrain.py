@@ -304,3 +304,39 @@ def test_backwards_lm_and_ensemble(corpus_dir, tmp_path):
     table = ensemble_predict_texts(learners, ["big red cat", "small old dog"])
     assert list(table.columns) == ["prediction", "proba_neg", "proba_pos"]
     np.testing.assert_allclose(table[["proba_neg", "proba_pos"]].sum(axis=1), 1.0, rtol=1e-5)
+
+
+class FirstWeights(Callback):
+    """Keeps the model's weights as they are when fitting starts."""
+
+    def before_fit(self):
+        self.sd = {k: v.detach().clone() for k, v in self.learn.model.state_dict().items()}
+
+
+def test_init_starts_from_an_earlier_model(corpus_dir, tmp_path):
+    pretrain(cli(corpus_dir, tmp_path / "a", "--max-tokens", "500"), config=TINY)
+    first = FirstWeights()
+    card = pretrain(cli(corpus_dir, tmp_path / "b", "--max-tokens", "500", "--init", str(tmp_path / "a")),
+                    callbacks=[first], config=TINY)  # fmt: skip
+    wa = final_weights(tmp_path / "a")
+    for k, v in wa.items():  # same corpus, same vocabulary: the mapping is the identity
+        torch.testing.assert_close(first.sd[k], v, msg=k)
+    assert card["init"]["from"] == str(tmp_path / "a") and card["init"]["vocab_shared"] == card["vocab_size"]
+    assert card["init"]["final_valid_perplexity"] > 1
+    # a missing folder, or a model of another size, is an error that names the problem
+    assert main(cli(corpus_dir, tmp_path / "c", "--init", str(tmp_path / "nope"))) == 2
+    with pytest.raises(ValueError):
+        pretrain(cli(corpus_dir, tmp_path / "d", "--init", str(tmp_path / "a")),
+                 config=dataclasses.replace(TINY, n_hid=24))  # fmt: skip
+
+
+def test_time_budget_caps_a_big_validation_set(corpus_dir, tmp_path, monkeypatch):
+    import emberfit.text.pretrain as pt
+
+    # validation 5 s a batch against a 6 s budget: it gets at most a tenth of the budget (4 batches at least)
+    monkeypatch.setattr(pt, "measure_speed", lambda learn: (0.01, 5.0))
+    corpus = prepare_corpus([corpus_dir], min_freq=1, log=None)
+    s = PretrainSettings(bs=2, bptt=6, time_budget=0.1, valid_pct=0.4)
+    learn, card = train_lm(corpus, tmp_path / "v", s, checkpoints=False, config=TINY, log=None)
+    assert card["valid_batches"] == 4 == len(learn.data.valid_dl) < card["valid_tokens"] // (2 * 6)
+    assert all(v["valid_batches"] <= 4 for v in card["valid_by_corpus"].values())
