@@ -512,7 +512,10 @@ class TextList(ItemList):
             raise ValueError(
                 "predict needs the fitted text processor; build the data with the data block API"
             )
-        return torch.from_numpy(self.processor.process_one(item))[None]
+        ids = self.processor.process_one(item)
+        if getattr(lls.train.x, "_backwards", False) or getattr(self, "_backwards", False):
+            ids = ids[::-1].copy()  # a backwards model reads every text from its end
+        return torch.from_numpy(ids)[None]
 
     # -- saving (arrays + JSON, no pickle) -------------------------------------------------
     def to_state(self) -> tuple[dict[str, torch.Tensor], dict]:

@@ -52,7 +52,7 @@ from .models.awd_lstm import (
     get_text_classifier,
 )
 from .pretrained import find_pretrained, load_pretrained, load_weights
-from .transform import EOS
+from .transform import BOS, EOS
 
 __all__ = [
     "AWD_LSTM",
@@ -392,6 +392,11 @@ class RNNLearner(Learner):
 class LanguageLearner(RNNLearner):
     """An :class:`RNNLearner` for language models: adds text generation (``predict``, ``beam_search``)."""
 
+    @property
+    def backwards(self) -> bool:
+        """Whether this language model reads text from the end (then it generates what comes before a prompt)."""
+        return bool(getattr(self.data.train_dl, "backwards", False))
+
     def _prompt_ids(self, text: str) -> Tensor:
         if not isinstance(text, str):
             raise TypeError(f"text must be a string prompt, got {type(text).__name__}")
@@ -400,16 +405,27 @@ class LanguageLearner(RNNLearner):
         eos = proc.vocab.stoi.get(EOS) if EOS in proc.vocab.stoi else None
         if eos is not None and len(ids) > 1 and ids[-1] == eos:
             ids = ids[:-1]  # include_eos data: the prompt is not finished
+        if self.backwards:
+            # the model reads right to left and the prompt is the end of a text: no xxbos, reversed
+            bos = proc.vocab.stoi.get(BOS)
+            ids = ids[1:] if len(ids) > 1 and ids[0] == bos else ids
+            ids = ids[::-1].copy()
         return torch.as_tensor(ids, dtype=torch.long, device=self.data.device)
 
     def _finish(self, text: str, new_ids: list[int], sep: str, decoder: Callable) -> str:
+        if self.backwards:  # generated right to left: the words come before the prompt
+            new_ids = list(reversed(new_ids))
         toks = self.data.label_lists.train.x.vocab.textify(new_ids, sep=None)
         words = decoder(toks)
         if decoder is decode_spec_tokens and sep == " ":
             gen = join_for_people(words)
+            if self.backwards:
+                return gen + ("" if not gen or text[:1] in ".,!?;:)]}%'" else " ") + text
             if gen and gen[0] in ".,!?;:)]}%'\n":  # punctuation/contraction: no space before it
                 return text.rstrip(" ") + gen
             return text + ("" if not gen or text[-1:].isspace() else " ") + gen
+        if self.backwards:
+            return sep.join(words) + sep + text
         return text + sep + sep.join(words)
 
     def _run(self, fn: Callable, *args, **kwargs) -> list[int]:

@@ -171,6 +171,50 @@ def test_temperature_zero_is_greedy_and_deterministic(trained_lm):
     assert a == b and a.startswith("The movie was ")
 
 
+def test_backwards_lm_generates_what_comes_before_the_prompt(df, tmp_path):
+    set_seed(0)
+    data = (
+        TextList.from_df(df, cols="text")
+        .split_from_df(col="is_valid")
+        .label_for_lm()
+        .databunch(bs=8, bptt=10, backwards=True)
+    )
+    learn = lm_learner(data, tmp_path)
+    learn.fit_one_cycle(3, 3e-2, moms=(0.8, 0.7))
+    assert learn.backwards and not lm_learner(data_lm_fwd(df), tmp_path).backwards
+    proc = data.label_lists.train.x.processor
+    fwd = list(proc.process_one("and the plot was"))
+    # the model reads the prompt right to left, without the xxbos that starts a text
+    assert learn._prompt_ids("and the plot was").tolist() == fwd[:0:-1]
+    assert (
+        data.label_lists.train.x.item_to_batch("and the plot was", data.label_lists)[0].tolist() == fwd[::-1]
+    )
+    model = learn.model.eval()
+    itos = data.vocab.itos
+    banned = [itos.index(t) for t in ("xxunk", "xxpad", "xxbos")]
+    new, ids = [], fwd[:0:-1]
+    with torch.no_grad():  # greedy by hand on the reversed sequence
+        for _ in range(3):
+            model.reset()
+            logits = model(torch.tensor([ids + new]))[0][0, -1]
+            logits[banned] = -float("inf")
+            new.append(int(logits.argmax()))
+    out = learn.predict("and the plot was", 3, temperature=0.0)
+    assert out.endswith(" and the plot was")  # the new words come first, in reading order
+    words = decode_spec_tokens([itos[i] for i in reversed(new)])
+    assert out == join_for_people(words) + " and the plot was"
+    assert out.split()[-5].strip(".!") in POS + NEG  # it learned what precedes "and the plot was"
+
+
+def data_lm_fwd(df):
+    return (
+        TextList.from_df(df, cols="text")
+        .split_from_df(col="is_valid")
+        .label_for_lm()
+        .databunch(bs=8, bptt=10)
+    )
+
+
 def _next_token_draws(learn, temperature, n=200, min_p=None):
     from emberfit.text.generate import sample_ids
 
