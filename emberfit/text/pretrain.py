@@ -47,7 +47,7 @@ from ..core.callback import Callback, CancelFitException
 from ..core.callbacks import GradientClipping, SaveModelCallback
 from ..core.distributed import all_sum, init_distributed, is_main, rank, unwrap, world_size
 from ..core.io import atomic_write
-from ..core.learner import set_seed
+from ..core.learner import cpu_has_fast_bf16, set_seed
 from .corpus import LMCorpus, lm_databunch_from_arrays, prepare_corpus
 from .learner import AWD_LSTM, BUNDLED_DIR, LanguageLearner, bundled_pretrained, language_model_learner
 from .loaders import LMLoader, ragged_take
@@ -83,7 +83,7 @@ class PretrainSettings:
     backwards: bool = False
     valid_pct: float = 0.1
     seed: int = 42
-    precision: str = "auto"  # auto (GPU: bf16 if it has it, else fp16; CPU: fp32), fastest, bf16, fp16, fp32
+    precision: str = "auto"  # auto (GPU: bf16 if it has it, else fp16; CPU: bf16 if native, else fp32), fastest, bf16, fp16, fp32
     max_tokens: int | None = None
     time_budget: float | None = None  # minutes
     save_dtype: str = "fp32"  # fp16 halves the weights file
@@ -338,7 +338,10 @@ def _precision(learn, precision: str, log: Callable) -> tuple[str, tuple | None]
         )
         return _precision(learn, best, log)[0], speeds[best]
     if precision in ("auto", "fastest"):
-        precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if dev.type == "cuda" else "fp32"
+        if dev.type == "cuda":
+            precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        else:  # bf16 only where the CPU multiplies it natively; emulated it is slower than fp32
+            precision = "bf16" if cpu_has_fast_bf16() else "fp32"
     {"bf16": learn.to_bf16, "fp16": learn.to_fp16, "fp32": learn.to_fp32}[precision]()
     return precision, None
 
