@@ -164,6 +164,8 @@ def part_speed(a) -> None:
         ("fastai", "small", False, t),
         ("emberfit", "small", True, t),
     ]
+    if a.same_torch:  # emberfit under the fastai venv's python: the same torch build as fastai's rows
+        runs += [("emberfit*", m, False, t) for m in ("full", "small")]
     if a.also_threads:  # the same small runs at another thread count
         runs += [(s, "small", False, a.also_threads) for s in ("emberfit", "fastai")]
     runs = [r for r in runs if r[1] in a.speed_models.split(",")]
@@ -176,7 +178,7 @@ def part_speed(a) -> None:
         f"{'train MB':>10}  torch"
     )
     for system, model, bf16, threads in runs:
-        if system == "fastai" and fpy is None:
+        if system in ("fastai", "emberfit*") and fpy is None:
             continue
         args = {
             "threads": threads,
@@ -186,7 +188,11 @@ def part_speed(a) -> None:
             "model": model,
             "bf16": bf16,
         }
-        code, py = (FASTAI_SPEED, fpy) if system == "fastai" else (EMBERFIT_SPEED, sys.executable)
+        code, py = {
+            "fastai": (FASTAI_SPEED, fpy),
+            "emberfit": (EMBERFIT_SPEED, sys.executable),
+            "emberfit*": (EMBERFIT_SPEED, fpy),
+        }[system]
         r = run_worker(py, code, args)
         prec = "bf16" if bf16 else "fp32"
         if "error" in r:
@@ -402,6 +408,12 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--device", default="cpu")
     p.add_argument("--no-fastai", action="store_true")
+    p.add_argument(
+        "--same-torch",
+        action="store_true",
+        help="also time emberfit (rows 'emberfit*') with the fastai venv's python and torch "
+        "(needs safetensors installed there)",
+    )
     p.add_argument("--verbose", action="store_true")
     a = p.parse_args()
     t = time.perf_counter()

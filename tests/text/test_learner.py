@@ -602,3 +602,23 @@ def test_the_shipped_small_model_loads_offline(data_lm, tmp_path):
     assert lm.model[0].n_hid == awd_lstm_small_lm_config.n_hid
     # a pretrained model predicts the synthetic corpus better than chance over its vocabulary
     assert lm.validate()[0] < math.log(len(data_lm.vocab.itos))
+
+
+@pytest.mark.slow
+def test_the_shipped_small_model_knows_english_movie_reviews(tmp_path):
+    """On real reviews the bundled model beats a unigram model fitted on those very reviews, by a wide margin."""
+    from emberfit.core.datasets import URLs, untar_data
+    from emberfit.text.databunch import TextLMDataBunch
+
+    df = pd.read_csv(untar_data(URLs.IMDB_SAMPLE) / "texts.csv")
+    data = TextLMDataBunch.from_df(tmp_path, df[:900], df[900:], text_cols="text", bs=16, bptt=70)
+    lm = language_model_learner(data, AWD_LSTM, config=awd_lstm_small_lm_config, path=tmp_path, silent=True)
+    loss, acc, ppl = lm.validate()
+    valid = data.label_lists.valid.x
+    ids = valid.ids.astype(np.int64)
+    counts = np.bincount(data.label_lists.train.x.ids, minlength=len(data.vocab.itos)) + 1.0
+    unigram = float(
+        np.exp(-np.log(counts[ids] / counts.sum()).mean())
+    )  # unigram counts from the training reviews
+    assert ppl < unigram / 3, (ppl, unigram)
+    assert acc > 0.2
