@@ -26,9 +26,13 @@ machine was otherwise idle, but up to 5x slower than 1 while other work kept a v
 LSTM syncs its threads at every time step); ``--threads 1`` is the robust choice on a shared
 machine, and ``--also-threads N`` adds small-preset rows at N threads.
 
+``--pretrained DIR`` makes the pretrained arm start from the output of a longer
+``emberfit pretrain`` run (or ``bundled``) instead of pretraining here; ``--same-torch`` adds
+rows ``emberfit*``: emberfit run by the fastai venv's python, so on the same torch build as fastai.
+
     python benchmarks/ulmfit_imdb.py [--parts speed,sample,load] [--threads 1] [--also-threads 2] [--bf16]
-        [--pretrain-reviews 8000] [--pretrain-epochs 1] [--lm-epochs 1] [--clas-epochs 2]
-        [--speed-batches 5] [--no-fastai] [--device cpu]
+        [--pretrained DIR | --pretrain-reviews 8000 --pretrain-epochs 1] [--lm-epochs 1] [--clas-epochs 2]
+        [--lm-lrs 1e-2,3e-3] [--speed-batches 5] [--same-torch] [--no-fastai] [--device cpu]
 """
 
 from __future__ import annotations
