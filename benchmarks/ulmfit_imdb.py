@@ -288,7 +288,7 @@ def part_sample(a) -> None:
     from emberfit.text.demo import sample_path
 
     torch.set_num_threads(a.threads or torch.get_num_threads())
-    budget = f"{a.pretrain_reviews} unsup reviews x {a.pretrain_epochs} epoch(s)"
+    budget = a.pretrained or f"{a.pretrain_reviews} unsup reviews x {a.pretrain_epochs} epoch(s)"
     print(
         f"\n## IMDB sample path, small preset ({torch.get_num_threads()} thread(s), {'bf16' if a.bf16 else 'fp32'}, seed {a.seed})"
     )

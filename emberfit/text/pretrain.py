@@ -525,7 +525,7 @@ def _load_init(learn, init: str, itos: Sequence[str], log: Callable) -> dict:
     load_pretrained(unwrap(learn.model), weights, itos_file, itos)
     old = load_itos(itos_file)
     shared = len(set(old) & set(itos))
-    info = {"from": str(init), "weights": str(weights), "vocab_shared": shared, "vocab_size": len(old)}
+    info = {"from": str(init), "weights": weights.name, "vocab_shared": shared, "vocab_size": len(old)}
     card_file = weights.parent / CARD
     if card_file.is_file():  # what the starting model itself was trained on
         prev = json.loads(card_file.read_text())
