@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -33,7 +32,7 @@ def numericalize(tokens: list[list[str]], itos: list[str]) -> tuple[np.ndarray, 
     return ids, offsets
 
 
-def perplexity(files, itos, tokens, bs: int = 32, bptt: int = 70) -> tuple[float, float, int]:
+def perplexity(files, itos, tokens, bf16: bool, bs: int = 32, bptt: int = 70) -> tuple[float, float, int]:
     from emberfit.text.corpus import lm_databunch_from_arrays
     from emberfit.text.learner import AWD_LSTM, language_model_learner
     from emberfit.text.models import awd_lstm_small_lm_config
@@ -48,7 +47,7 @@ def perplexity(files, itos, tokens, bs: int = 32, bptt: int = 70) -> tuple[float
         pretrained_fnames=[str(f) for f in files],
         silent=True,
     )
-    if "--bf16" in sys.argv:
+    if bf16:
         learn.to_bf16()
     loss, acc, ppl = learn.validate()
     return float(ppl), float(acc), int(offsets[-1])
@@ -87,8 +86,8 @@ def main() -> None:
     for m in a.models:
         files = init_files(m)
         itos = load_itos(files[1])
-        g = perplexity(files, itos, gut_tokens)
-        i = perplexity(files, itos, imdb_tokens)
+        g = perplexity(files, itos, gut_tokens, a.bf16)
+        i = perplexity(files, itos, imdb_tokens, a.bf16)
         card = files[0].parent / "model_card.json"
         name = m if m == "bundled" else Path(m).name
         if card.is_file():

@@ -24,7 +24,7 @@ from .databunch import TextLMDataBunch
 from .learner import bundled_pretrained, language_model_learner, text_classifier_learner
 from .models.awd_lstm import AWD_LSTM, awd_lstm_small_clas_config, awd_lstm_small_lm_config
 
-__all__ = ["run_demo", "sample_path", "fast_bf16"]
+__all__ = ["run_demo", "sample_path"]
 
 PROMPT = "I liked this movie because"
 
@@ -137,11 +137,6 @@ def sample_path(
     }
 
 
-def fast_bf16() -> bool:
-    """Whether this CPU has native bf16 (see :func:`emberfit.core.learner.cpu_has_fast_bf16`); the demo then trains in bf16."""
-    return cpu_has_fast_bf16()
-
-
 def run_demo(verbose: bool = False, seed: int = 42) -> list[dict]:
     """The lesson's text path on the IMDB sample (small preset); rows ``{'app', 'dataset', 'metric', 'value', 'seconds'}``.
 
@@ -154,7 +149,7 @@ def run_demo(verbose: bool = False, seed: int = 42) -> list[dict]:
         pretrained_fnames=bundled,
         lm_frozen_epochs=1 if bundled else 0,
         seed=seed,
-        bf16=fast_bf16(),
+        bf16=cpu_has_fast_bf16(),
         verbose=verbose,
     )
     print(f"[text] generated ({'pretrained' if bundled else 'no pretrained model'}): {res['generated']}")

@@ -404,7 +404,7 @@ def train_lm(
     valid_batches = len(data.valid_dl)
     if run is not None and "plan" in run:
         epochs, per_epoch = run["plan"]["epochs"], run["plan"]["batches_per_epoch"]
-        valid_batches = run["plan"].get("valid_batches", valid_batches)
+        valid_batches = min(valid_batches, run["plan"].get("valid_batches", valid_batches))
     else:
         t_batch = t_valid = None
         seconds = None
@@ -416,22 +416,19 @@ def train_lm(
                 flush=True,
             )
         extra = 1 if len(corpus.source_names) > 1 else 0
-        n_valid = len(data.valid_dl)
         if seconds is not None:
             # a big held-out set must not eat the budget: validation gets at most a tenth of it
             passes = (s.epochs or 2) + extra
-            n_valid = min(n_valid, max(4, int(0.1 * seconds / (passes * t_valid))))
-        epochs, per_epoch = _plan(s, n_full, t_batch, t_valid or 0.0, n_valid, seconds, extra)
-        if n_valid < len(data.valid_dl):
-            log(
-                f"validation limited to the first {n_valid:,} of {len(data.valid_dl):,} held-out batches "
-                "(a tenth of the time budget)",
-                flush=True,
-            )
-        valid_batches = n_valid
+            valid_batches = min(valid_batches, max(4, int(0.1 * seconds / (passes * t_valid))))
+        epochs, per_epoch = _plan(s, n_full, t_batch, t_valid or 0.0, valid_batches, seconds, extra)
     if per_epoch < n_full:
         data.train_dl = FirstBatches(data.train_dl, per_epoch)
     if valid_batches < len(data.valid_dl):
+        log(
+            f"validation limited to the first {valid_batches:,} of {len(data.valid_dl):,} held-out batches "
+            "(a tenth of the time budget)",
+            flush=True,
+        )
         data.valid_dl = FirstBatches(data.valid_dl, valid_batches)
     plan = {
         "epochs": epochs,
@@ -555,8 +552,7 @@ def _valid_by_source(
         ids, offs = ragged_take(corpus.ids, corpus.offsets, idx)
         dl = LMLoader(ids, offs, bs=max(1, min(val_bs, (n_tok - 1) // s.bptt)), bptt=s.bptt, backwards=s.backwards,
                       device=learn.data.device)  # fmt: skip
-        if len(dl) > max_batches:
-            dl = FirstBatches(dl, max_batches)
+        dl = FirstBatches(dl, max_batches)
         if world_size() > 1:
             dl = dl.shard(rank(), world_size())
         loss, _, ppl = learn.validate(dl=dl)[:3]
@@ -576,9 +572,10 @@ def _model_card(learn, corpus, s, config, plan, precision, train_idx, valid_idx,
     else:  # resumed after the last epoch: nothing was trained in this process
         loss, acc, ppl = learn.validate()[:3]
     lengths = np.diff(corpus.offsets)
-    max_b = plan.get("valid_batches", math.inf)
     by_source = (
-        _valid_by_source(learn, corpus, valid_idx, val_bs, s, max_b) if len(corpus.source_names) > 1 else {}
+        _valid_by_source(learn, corpus, valid_idx, val_bs, s, plan["valid_batches"])
+        if len(corpus.source_names) > 1
+        else {}
     )
     cfg = dataclasses.asdict(config)
     card = {
@@ -598,7 +595,7 @@ def _model_card(learn, corpus, s, config, plan, precision, train_idx, valid_idx,
         "epochs": plan["epochs"],
         "batches_per_epoch": plan["batches_per_epoch"],
         "full_epoch_batches": plan["full_epoch_batches"],
-        "valid_batches": plan.get("valid_batches"),
+        "valid_batches": plan["valid_batches"],
         "final_valid_loss": float(loss),
         "final_valid_perplexity": float(ppl),  # exact per token (the loss weighs windows by rows)
         "final_valid_accuracy": None if acc is None else float(acc),
