@@ -237,12 +237,11 @@ class _BatchTimer(Callback):
             self.t0 = time.perf_counter()
 
     def after_batch(self):
+        # the clock stops at the last batch: end-of-fit work is not per-batch cost
         if self.learn.training and self.t0 is not None:
             self.n += 1
-
-    def after_fit(self):
-        _sync(self.learn)
-        self.t1 = time.perf_counter()
+            _sync(self.learn)
+            self.t1 = time.perf_counter()
 
 
 def _sync(learn) -> None:
