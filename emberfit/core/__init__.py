@@ -23,7 +23,7 @@ from .callbacks import (
 from .data import DataBunch, DatasetType, TensorLoader, load_data
 from .data_block import CategoryList, FloatList, ItemList, ItemLists, LabelList, LabelLists, MultiCategoryList
 from .datasets import Config, Path, URLs, untar_data
-from .distributed import init_distributed
+from .distributed import init_distributed, shutdown_distributed
 from .layers import MLP, SigmoidRange, emb_sz_rule, embedding
 from .learner import AdamW, Learner, load_learner, set_seed
 from .metrics import (
@@ -49,7 +49,7 @@ __all__ = [
     "DataBunch", "DatasetType", "TensorLoader", "load_data",
     "ItemList", "ItemLists", "LabelList", "LabelLists", "CategoryList", "MultiCategoryList", "FloatList",
     # learner and training
-    "Learner", "load_learner", "set_seed", "AdamW", "init_distributed",
+    "Learner", "load_learner", "set_seed", "AdamW", "init_distributed", "shutdown_distributed",
     "Callback", "CancelFitException", "Recorder", "CSVLogger", "EarlyStoppingCallback", "GradientClipping",
     "MixedPrecision", "SaveModelCallback",
     # metrics

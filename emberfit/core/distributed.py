@@ -7,6 +7,7 @@
     set_seed(42)                            # the same seed on every rank (shared shuffling)
     learn = ...; learn.to_distributed()
     learn.fit_one_cycle(...)
+    shutdown_distributed()                  # every rank, at the end
 
 Each rank reads its own share of every batch: the loaders draw the *same* global batch on
 all ranks (same seed) and each rank keeps rows ``rank::world_size`` of it, so the global batch
@@ -18,6 +19,7 @@ shows progress and writes files.
 
 from __future__ import annotations
 
+import gc
 import os
 from typing import Any
 
@@ -26,7 +28,16 @@ import torch.distributed as dist
 
 from .callback import Callback
 
-__all__ = ["init_distributed", "rank", "world_size", "is_main", "DistributedTrainer", "all_sum", "unwrap"]
+__all__ = [
+    "init_distributed",
+    "shutdown_distributed",
+    "rank",
+    "world_size",
+    "is_main",
+    "DistributedTrainer",
+    "all_sum",
+    "unwrap",
+]
 
 
 def init_distributed(backend: str | None = None) -> tuple[int, int]:
@@ -42,6 +53,24 @@ def init_distributed(backend: str | None = None) -> tuple[int, int]:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     dist.init_process_group(backend=backend)
     return dist.get_rank(), dist.get_world_size()
+
+
+def shutdown_distributed() -> None:
+    """Leave the process group: wait for every rank, then destroy it (a no-op without one).
+
+    Why: the DDP wrapper a fit leaves behind can sit in a reference cycle that still holds the
+    process group; freed only at interpreter exit, gloo's threads then abort the process
+    (SIGABRT, "terminate called without an active exception") after a run that succeeded.
+    Collecting it first, and leaving together, ends the run cleanly.
+
+    >>> shutdown_distributed()  # not distributed: nothing to do
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    gc.collect()
+    if dist.get_world_size() > 1:
+        dist.barrier()
+    dist.destroy_process_group()
 
 
 def _active() -> bool:

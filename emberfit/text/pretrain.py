@@ -45,7 +45,15 @@ import torch
 
 from ..core.callback import Callback, CancelFitException
 from ..core.callbacks import GradientClipping, SaveModelCallback
-from ..core.distributed import all_sum, init_distributed, is_main, rank, unwrap, world_size
+from ..core.distributed import (
+    all_sum,
+    init_distributed,
+    is_main,
+    rank,
+    shutdown_distributed,
+    unwrap,
+    world_size,
+)
 from ..core.io import atomic_write
 from ..core.learner import cpu_has_fast_bf16, set_seed
 from .corpus import LMCorpus, lm_databunch_from_arrays, prepare_corpus
@@ -718,6 +726,7 @@ def pretrain(
     init_distributed()
     corpus = _prepare_ranked(corpus_paths, settings, a)
     if a.prepare_only:
+        shutdown_distributed()
         return {}
     minutes = a.checkpoint_minutes if a.checkpoint_minutes > 0 else math.inf
     _, card = train_lm(
@@ -731,6 +740,7 @@ def pretrain(
         config=config,
         run_info={"corpus_paths": [str(p) for p in corpus_paths]},
     )
+    shutdown_distributed()  # all ranks leave together (rank 0 may still be writing the card)
     return card
 
 

@@ -9,7 +9,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from emberfit.core.data import DataBunch
-from emberfit.core.distributed import init_distributed, is_main
+from emberfit.core.distributed import init_distributed, is_main, shutdown_distributed
 from emberfit.core.learner import Learner, set_seed
 from emberfit.core.metrics import rmse
 
@@ -44,7 +44,7 @@ def _worker(r, ws, port, path, out):
             },
             out,
         )
-    dist.destroy_process_group()
+    shutdown_distributed()
 
 
 def _free_port():

@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from emberfit.core.distributed import init_distributed
+from emberfit.core.distributed import init_distributed, shutdown_distributed
 from emberfit.core.learner import set_seed
 from emberfit.text.corpus import clas_databunch_from_arrays, lm_databunch_from_arrays
 from emberfit.text.learner import AWD_LSTM, language_model_learner, text_classifier_learner
@@ -155,7 +155,7 @@ def _worker(r, ws, port, path, out):
     res["clas_ddp_valid"] = [clas.recorder.val_losses[-1], clas.recorder.metrics[-1][0]]
     res["clas_single_valid"] = clas.validate()  # after fit: unsharded, this process alone
     torch.save(res, f"{out}.{r}")
-    dist.destroy_process_group()
+    shutdown_distributed()
 
 
 def _free_port():
