@@ -24,21 +24,15 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 
 
-def numericalize(tokens: list[list[str]], itos: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    stoi = {t: i for i, t in enumerate(itos)}
-    unk = stoi["xxunk"]
-    ids = np.array([stoi.get(t, unk) for doc in tokens for t in doc], dtype=np.int32)
-    offsets = np.concatenate([[0], np.cumsum([len(d) for d in tokens])]).astype(np.int64)
-    return ids, offsets
-
-
-def perplexity(files, itos, tokens, bf16: bool, bs: int = 32, bptt: int = 70) -> tuple[float, float, int]:
+def perplexity(files, itos, texts, bf16: bool, bs: int = 32, bptt: int = 70) -> tuple[float, float, int]:
+    """(perplexity, accuracy, tokens) of the model in ``files`` on a ``TokenizedCorpus``."""
     from emberfit.text.corpus import lm_databunch_from_arrays
     from emberfit.text.learner import AWD_LSTM, language_model_learner
     from emberfit.text.models import awd_lstm_small_lm_config
+    from emberfit.text.vocab import Vocab
 
-    ids, offsets = numericalize(tokens, itos)
-    idx = np.arange(len(offsets) - 1)
+    ids, offsets = Vocab(itos).numericalize_corpus(texts), texts.offsets
+    idx = np.arange(len(texts))
     data = lm_databunch_from_arrays(ids, offsets, itos, idx, idx, bs=bs, bptt=bptt, device="cpu")
     learn = language_model_learner(
         data,
@@ -63,31 +57,29 @@ def main() -> None:
     p.add_argument("--bf16", action="store_true")
     a = p.parse_args()
     from emberfit.text.corpus import prepare_corpus
+    from emberfit.text.loaders import ragged_take
     from emberfit.text.pretrain import init_files
     from emberfit.text.pretrained import load_itos
-    from emberfit.text.transform import Tokenizer
+    from emberfit.text.transform import TokenizedCorpus, Tokenizer
 
     t0 = time.perf_counter()
     corpus = prepare_corpus([DATA / "gutenberg", DATA / "imdb" / "unsup.csv.gz"], 28000, 3, log=None)
     _, valid = corpus.split(0.02, 42)
     gut = valid[corpus.sources[valid] == corpus.source_names.index("gutenberg")]
-    gut_tokens, n = [], 0
-    for d in gut:
-        doc = [corpus.itos[i] for i in corpus.ids[corpus.offsets[d] : corpus.offsets[d + 1]]]
-        gut_tokens.append(doc[: a.max_tokens - n])
-        n += len(gut_tokens[-1])
-        if n >= a.max_tokens:
-            break
+    ids, offs = ragged_take(corpus.ids, corpus.offsets, gut)
+    offs = np.minimum(offs, a.max_tokens)  # the first max_tokens tokens, whole books then a part
+    offs = offs[: np.searchsorted(offs, offs[-1]) + 1]
+    gut_texts = TokenizedCorpus(list(corpus.itos), ids[: offs[-1]], offs)
     test = pd.read_csv(DATA / "imdb" / "test.csv.gz", usecols=["text"], nrows=a.imdb_reviews).text.tolist()
-    imdb_tokens = Tokenizer().process_all(test)
-    print(f"texts ready in {time.perf_counter() - t0:.0f} s: {len(gut_tokens)} held-out Gutenberg books "
-          f"({n:,} tokens), {len(test):,} IMDB test reviews ({sum(map(len, imdb_tokens)):,} tokens)")  # fmt: skip
+    imdb_texts = Tokenizer().process_corpus(test)
+    print(f"texts ready in {time.perf_counter() - t0:.0f} s: {len(gut_texts)} held-out Gutenberg books "
+          f"({gut_texts.n_tokens:,} tokens), {len(test):,} IMDB test reviews ({imdb_texts.n_tokens:,} tokens)")  # fmt: skip
     print(f"\n{'model':<40}{'vocab':>7}{'Gutenberg ppl':>15}{'IMDB test ppl':>15}{'IMDB acc':>10}")
     for m in a.models:
         files = init_files(m)
         itos = load_itos(files[1])
-        g = perplexity(files, itos, gut_tokens, a.bf16)
-        i = perplexity(files, itos, imdb_tokens, a.bf16)
+        g = perplexity(files, itos, gut_texts, a.bf16)
+        i = perplexity(files, itos, imdb_texts, a.bf16)
         card = files[0].parent / "model_card.json"
         name = m if m == "bundled" else Path(m).name
         if card.is_file():
