@@ -19,6 +19,7 @@ overrides are called, so idle callbacks cost nothing per batch.
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,16 @@ from .data import in_notebook
 if TYPE_CHECKING:
     from .learner import Learner
 
-__all__ = ["EVENTS", "Callback", "CancelFitException", "Recorder", "ProgressBar", "SmoothenValue"]
+__all__ = [
+    "EVENTS",
+    "Callback",
+    "CancelFitException",
+    "Recorder",
+    "ProgressBar",
+    "SmoothenValue",
+    "as_callback",
+    "as_callbacks",
+]
 
 EVENTS = (
     "before_fit",
@@ -77,6 +87,57 @@ class Callback:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def as_callback(cb: Any, where: str = "callbacks") -> Callback:
+    """``cb`` as a Callback instance: instances pass, a Callback class that needs no arguments is built.
+
+    fastai v1 took classes (``callback_fns``) and v2 instances, so both are accepted; anything
+    else fails here, naming it, instead of deep inside ``fit``.
+
+    >>> as_callback(Recorder)
+    Recorder()
+    """
+    if isinstance(cb, Callback):
+        return cb
+    if isinstance(cb, type) and issubclass(cb, Callback):
+        needed = _required_args(cb)
+        if needed:
+            example = ", ".join(f"{a}=..." for a in needed)
+            raise TypeError(
+                f"{where}: got the class {cb.__name__}, which needs arguments ({', '.join(needed)}); "
+                f"pass an instance instead, e.g. {cb.__name__}({example})"
+            )
+        return cb()
+    raise TypeError(
+        f"{where}: expected a Callback instance (or a Callback class), got {cb!r} ({type(cb).__name__}); "
+        "callbacks subclass emberfit.core.callback.Callback, e.g. SaveModelCallback(every='epoch')"
+    )
+
+
+def as_callbacks(cbs: Any, where: str = "callbacks") -> list[Callback]:
+    """A list of Callback instances from None, one callback, or an iterable of them (see :func:`as_callback`)."""
+    if cbs is None:
+        return []
+    if isinstance(cbs, (Callback, type)):  # one callback given without a list
+        return [as_callback(cbs, where)]
+    if isinstance(cbs, (str, bytes)) or not hasattr(cbs, "__iter__"):
+        raise TypeError(f"{where} must be a list of Callback instances, got {cbs!r} ({type(cbs).__name__})")
+    return [as_callback(cb, where) for cb in cbs]
+
+
+def _required_args(cls: type) -> list[str]:
+    """Names of the constructor arguments of ``cls`` that have no default."""
+    try:
+        params = inspect.signature(cls).parameters.values()
+    except (TypeError, ValueError):  # no introspectable signature: assume it can be built bare
+        return []
+    kinds = (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.KEYWORD_ONLY,
+    )
+    return [p.name for p in params if p.kind in kinds and p.default is inspect.Parameter.empty]
 
 
 class SmoothenValue:

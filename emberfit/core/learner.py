@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .callback import Callback, CancelFitException, ProgressBar, Recorder
+from .callback import Callback, CancelFitException, ProgressBar, Recorder, as_callback, as_callbacks
 from .callbacks import LRFinder, MixedPrecision, OneCycleScheduler
 from .data import DataBunch, DatasetType, to_device
 from .distributed import DistributedTrainer, all_gather_objects, all_sum, is_main, unwrap, world_size
@@ -145,7 +145,7 @@ class Learner:
         self.callbacks: list[Callback] = []
         self.recorder = Recorder()
         self.add_cb(self.recorder)
-        for cb in callbacks or []:
+        for cb in as_callbacks(callbacks, "Learner(callbacks=...)"):
             self.add_cb(cb)
         self.autocast: tuple[str, torch.dtype] | None = None
         self.grad_scaler = None
@@ -154,12 +154,9 @@ class Learner:
         self.training_dl = None
 
     # -- callbacks ------------------------------------------------------------------------
-    def add_cb(self, cb: Callback) -> Learner:
-        """Attach a callback for every later ``fit``."""
-        if isinstance(cb, type):
-            cb = cb()
-        if not isinstance(cb, Callback):
-            raise TypeError(f"callbacks must be Callback instances, got {cb!r}")
+    def add_cb(self, cb: Callback | type[Callback]) -> Learner:
+        """Attach a callback for every later ``fit`` (an instance, or a class that needs no arguments)."""
+        cb = as_callback(cb, "add_cb")
         cb.learn = self
         self.callbacks.append(cb)
         if cb.name:
@@ -352,9 +349,10 @@ class Learner:
     ) -> None:
         """Train for ``epochs`` epochs at a constant learning rate (per layer group)."""
         self._check_epochs(epochs)
+        cbs = as_callbacks(callbacks, "fit(callbacks=...)")
         lrs = self.lr_range(lr)
         start_epoch = self._prepare(lrs, wd, resume, start_epoch)
-        self._fit(epochs, list(callbacks or []), start_epoch)
+        self._fit(epochs, cbs, start_epoch)
 
     def fit_one_cycle(
         self,
@@ -375,10 +373,11 @@ class Learner:
         and continues after its epoch with the schedule where it stopped.
         """
         self._check_epochs(cyc_len)
+        cbs = as_callbacks(callbacks, "fit_one_cycle(callbacks=...)")
         lrs = self.lr_range(max_lr)
         start_epoch = self._prepare(lrs, wd, resume, start_epoch)
         sched = OneCycleScheduler(lrs, moms, div_factor, pct_start, final_div, start_epoch=start_epoch)
-        self._fit(cyc_len, [sched, *(callbacks or [])], start_epoch)
+        self._fit(cyc_len, [sched, *cbs], start_epoch)
 
     def lr_find(self, start_lr=1e-7, end_lr=10, num_it: int = 100, stop_div: bool = True, wd=None) -> None:
         """Try LRs from ``start_lr`` to ``end_lr``; then see ``learn.recorder.plot()``. Weights are restored."""
