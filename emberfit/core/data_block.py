@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 from torch.nn import functional as F
 
+from .csv_io import read_csv
 from .data import DataBunch, TensorLoader, default_device
 from .io import class_path, resolve_emberfit_class
 
@@ -118,9 +119,10 @@ class ItemList:
         cols: Any = 0,
         delimiter: str | None = None,
         header="infer",
+        encoding: str = "utf-8",
         **kw,
     ):
-        """Items from a CSV file ``path/csv_name`` (see :meth:`from_df`)."""
+        """Items from a CSV file ``path/csv_name`` (see :meth:`from_df`); ``encoding`` is the file's (e.g. 'latin-1')."""
         path = Path(path)
         f = path / csv_name
         if not f.is_file():
@@ -128,7 +130,7 @@ class ItemList:
                 f"from_csv: no file {f}; check path={str(path)!r} and csv_name={csv_name!r}"
             )
         # delimiter=None would make pandas sniff the separator (slow python engine, ParserWarning)
-        df = pd.read_csv(f, sep=delimiter or ",", header=header)
+        df = read_csv(f, f"{cls.__name__}.from_csv", encoding, sep=delimiter or ",", header=header)
         return cls.from_df(df, path=path, cols=cols, **kw)
 
     @classmethod

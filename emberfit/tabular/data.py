@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..core.csv_io import read_csv
 from ..core.data import DataBunch
 from ..core.data_block import ItemList, ItemLists, LabelLists
 from .processor import TabularProcessor, _check_procs, _close, resolve_cont_names
@@ -110,15 +111,23 @@ class TabularList(ItemList):
 
     @classmethod
     def from_csv(
-        cls, path: str | Path, csv_name: str, cat_names=None, cont_names=None, procs=None, **read_kw
+        cls,
+        path: str | Path,
+        csv_name: str,
+        cat_names=None,
+        cont_names=None,
+        procs=None,
+        encoding: str = "utf-8",
+        **read_kw,
     ):
-        """A TabularList over ``path/csv_name`` (``read_kw`` go to ``pd.read_csv``)."""
+        """A TabularList over ``path/csv_name``; ``encoding`` (e.g. 'latin-1') and ``read_kw`` go to ``pd.read_csv``."""
         f = Path(path) / csv_name
         if not f.is_file():
             raise FileNotFoundError(
                 f"from_csv: no file {f}; check path={str(path)!r} and csv_name={csv_name!r}"
             )
-        return cls.from_df(pd.read_csv(f, **read_kw), path, cat_names, cont_names, procs)
+        df = read_csv(f, f"{cls.__name__}.from_csv", encoding, **read_kw)
+        return cls.from_df(df, path, cat_names, cont_names, procs)
 
     # -- list behaviour ---------------------------------------------------------------------
     def get(self, i: int) -> Any:

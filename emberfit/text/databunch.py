@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..core.csv_io import read_csv
 from ..core.data import DataBunch, load_data
 from ..core.data_block import MultiCategoryList
 from .data import TextList
@@ -131,12 +132,14 @@ class TextDataBunch(DataBunch):
         mark_fields: bool = False,
         include_bos: bool = True,
         include_eos: bool = False,
+        encoding: str = "utf-8",
         **kwargs,
     ) -> TextDataBunch:
         """A bunch from ``path/csv_name``: a random ``valid_pct`` of the rows (plus one) is validation, as in fastai v1.
 
         The split uses torch's global RNG (``set_seed`` repeats it); other columns (such as
         the IMDB sample's ``is_valid``) are ignored. ``test`` names an optional CSV of texts.
+        ``encoding`` is that of the files (e.g. 'latin-1'; the default is UTF-8).
 
         >>> # data = TextDataBunch.from_csv(path, 'texts.csv')  # label,text,is_valid -> a classifier
         """
@@ -148,7 +151,8 @@ class TextDataBunch(DataBunch):
             )
         if not 0 <= valid_pct < 1:
             raise ValueError(f"valid_pct must be in [0, 1), got {valid_pct!r}")
-        df = pd.read_csv(f, sep=delimiter or ",", header=header)
+        where = f"{cls.__name__}.from_csv"
+        df = read_csv(f, where, encoding, sep=delimiter or ",", header=header)
         if len(df) < 2:
             raise ValueError(
                 f"{f} has {len(df)} row(s); at least 2 are needed for a training and a validation set"
@@ -170,7 +174,7 @@ class TextDataBunch(DataBunch):
         ).split_by_idx(valid_idx)
         test_items = None
         if test is not None:
-            tdf = pd.read_csv(path / test, sep=delimiter or ",", header=header)
+            tdf = read_csv(path / test, where, encoding, sep=delimiter or ",", header=header)
             test_items = TextList.from_df(tdf, path, cols=text_cols)
         return cls._finish(src, label_cols, classes, label_delim, test_items, kwargs)
 
