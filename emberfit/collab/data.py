@@ -16,8 +16,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..core.checks import inf_rows
 from ..core.data import DataBunch
 from ..core.data_block import FloatList, ItemList, LabelLists, PreProcessor
+from ..core.registry import register
 
 __all__ = ["CollabDataBunch", "CollabList", "CollabProcessor", "NA"]
 
@@ -37,6 +39,7 @@ def _sorted_ids(values: np.ndarray) -> list:
     )
 
 
+@register("processor", "collab.CollabProcessor")
 class CollabProcessor(PreProcessor):
     """Learns the user and item ids of the training split and encodes every split to indices.
 
@@ -74,6 +77,7 @@ class CollabProcessor(PreProcessor):
             self.outside_train[side] += [_py(o) for o in unknown if _py(o) not in seen]
 
 
+@register("items", "collab.CollabList")
 class CollabList(ItemList):
     """Pairs ``(user, item)`` of raw ids; processed into an ``(n, 2)`` array of indices (``codes``)."""
 
@@ -211,6 +215,12 @@ def check_ratings(df: Any, user: Any, item: Any, rating: Any, what: str = "ratin
         raise ValueError(
             f"{n_nan} rating(s) in column {rating!r} are missing (NaN); drop those rows first, "
             f"e.g. df.dropna(subset=[{rating!r}])"
+        )
+    n_inf = inf_rows(vals)  # inf passes the NaN check but turns the loss into NaN
+    if n_inf:
+        raise ValueError(
+            f"{n_inf} rating(s) in column {rating!r} are infinite (inf/-inf); drop or fix those rows first, "
+            f"e.g. df = df[np.isfinite(df[{rating!r}])]"
         )
 
 

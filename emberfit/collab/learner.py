@@ -33,6 +33,7 @@ import torch
 from ..core.data import DataBunch, DatasetType
 from ..core.layers import emb_sz_rule
 from ..core.learner import Learner
+from ..core.registry import register
 from .data import CollabList, _pairs_array, pair_of
 from .models import EmbeddingDotBias, EmbeddingNN
 
@@ -88,13 +89,14 @@ class CollabPrediction(tuple):
         return f"CollabPrediction(user={self.user!r}, item={self.item!r}, rating={self.rating:.4f}{note})"
 
 
+@register("learner", "collab.CollabLearner")
 class CollabLearner(Learner):
     """A Learner for ratings with lookups by raw user id / item id (or title)."""
 
     def __init__(self, data: DataBunch, model: torch.nn.Module, **kwargs):
         super().__init__(data, model, **kwargs)
         kind = "EmbeddingNN" if isinstance(model, EmbeddingNN) else "EmbeddingDotBias"
-        self.model_init = {"cls": f"emberfit.collab.models:{kind}", "kwargs": asdict(model.config)}
+        self.model_init = {"cls": f"collab.{kind}", "kwargs": asdict(model.config)}
         self._fit_baseline()
 
     # -- training-set statistics: cold-start baseline and seen items ------------------------

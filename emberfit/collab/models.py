@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..core.layers import MLP, SigmoidRange, embedding
+from ..core.registry import register
 
 __all__ = ["EmbeddingDotBias", "EmbeddingNN", "DotBiasConfig", "EmbeddingNNConfig"]
 
@@ -81,6 +82,7 @@ def _pairs(users: torch.Tensor, items: torch.Tensor | None) -> torch.Tensor:
     return users if items is None else torch.stack([users, items], dim=1)
 
 
+@register("model", "collab.EmbeddingDotBias")
 class EmbeddingDotBias(_ColdStartBaseline):
     """``rating = sigmoid_range(u . i + b_u + b_i)``: the lesson's model.
 
@@ -115,6 +117,7 @@ class EmbeddingDotBias(_ColdStartBaseline):
         return self._fill_cold(x, res)
 
 
+@register("model", "collab.EmbeddingNN")
 class EmbeddingNN(_ColdStartBaseline):
     """User and item embeddings, concatenated, through the shared :class:`~emberfit.core.layers.MLP`.
 

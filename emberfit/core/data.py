@@ -10,6 +10,7 @@ Python objects, which is what keeps small models fast.
 from __future__ import annotations
 
 import enum
+import inspect
 import shutil
 import sys
 from collections.abc import Iterator
@@ -338,6 +339,7 @@ def load_data(path: str | Path, name: str = "data_save.safetensors", bs: int = 6
     """
     from .data_block import LabelLists
     from .io import load_tensors
+    from .registry import check_json
 
     path = Path(path)
     tensors, meta = load_tensors(path / name, what="saved data")
@@ -345,8 +347,25 @@ def load_data(path: str | Path, name: str = "data_save.safetensors", bs: int = 6
         raise ValueError(
             f"{path / name} is a safetensors file but not saved data (use learn.load for weights)"
         )
-    ll = LabelLists.from_state(tensors, meta, path=path)
-    kw = dict(meta.get("databunch_kwargs", {}))
+    try:
+        ll = LabelLists.from_state(tensors, meta, path=path)
+        kw = dict(meta.get("databunch_kwargs", {}))
+        check_json(kw, "databunch_kwargs")
+        # Only loader options this kind of data takes may come from the file.
+        sig = inspect.signature(type(ll.train.x).make_loaders).parameters
+        known = {"val_bs", "num_workers"} | {n for n, p in sig.items() if p.default is not p.empty}
+        unknown = sorted(set(kw) - known)
+        if unknown:
+            raise ValueError(
+                f"databunch_kwargs has {unknown}, which this data does not take (it takes {sorted(known)})"
+            )
+    except ValueError as e:
+        raise ValueError(f"{path / name}: {e}") from None
+    except (KeyError, TypeError, AttributeError, IndexError, RuntimeError) as e:
+        raise ValueError(
+            f"{path / name}: the saved data's header is damaged or from an incompatible emberfit version "
+            f"({type(e).__name__}: {e}); save it again with data.save() (nothing was loaded)"
+        ) from None
     kw.update(kwargs)
     kw["bs"] = bs
     return ll.databunch(**kw)

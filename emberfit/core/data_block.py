@@ -21,9 +21,10 @@ import pandas as pd
 import torch
 from torch.nn import functional as F
 
+from .checks import check_no_inf_labels, inf_rows
 from .csv_io import read_csv
 from .data import DataBunch, TensorLoader, default_device
-from .io import class_path, resolve_emberfit_class
+from .registry import check_json, lookup, register, registered_name
 
 __all__ = [
     "PreProcessor",
@@ -63,21 +64,33 @@ class PreProcessor:
         raise NotImplementedError
 
     def state(self) -> dict:
-        return {"cls": class_path(self), **{a: getattr(self, a) for a in self.state_attrs}}
+        return {"cls": registered_name(self), **{a: getattr(self, a) for a in self.state_attrs}}
 
     @classmethod
-    def from_state(cls, state: dict) -> PreProcessor:
-        proc = resolve_emberfit_class(state["cls"]).__new__(resolve_emberfit_class(state["cls"]))
+    def from_state(cls, state: dict, entry: str = "processor") -> PreProcessor:
+        """Rebuild a fitted processor from :meth:`state`; the class must be a registered processor."""
+        if not isinstance(state, dict):
+            raise ValueError(f"{entry} must be a JSON object, got {type(state).__name__}")
+        proc_cls = lookup(state.get("cls"), "processor", f"{entry}.cls")
+        proc = proc_cls.__new__(proc_cls)
         PreProcessor.__init__(proc)
         for a in proc.state_attrs:
+            if a not in state:
+                raise ValueError(f"{entry} lacks its fitted state {a!r}")
+            check_json(state[a], f"{entry}.{a}")
             setattr(proc, a, state[a])
         proc.fitted = True
+        proc._restored()
         return proc
+
+    def _restored(self) -> None:
+        """Check or rebuild derived state right after :meth:`from_state` (so bad files fail at load)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(fitted={self.fitted})"
 
 
+@register("items", "core.ItemList")
 class ItemList:
     """A list of items (file paths, texts, row indices, labels...) with the chain's methods.
 
@@ -373,7 +386,9 @@ class ItemLists:
             v = _df_cols(il.inner_df, cols, "cols")
             return v.values[:, 0] if v.shape[1] == 1 else v.values
 
-        return self._label(col(self.train), col(self.valid), label_cls, **kwargs)
+        y_train, y_valid = col(self.train), col(self.valid)
+        check_no_inf_labels(list(_df_cols(self.train.inner_df, cols, "cols").columns), y_train, y_valid)
+        return self._label(y_train, y_valid, label_cls, **kwargs)
 
     def label_from_func(
         self, func: Callable[[Any], Any], label_cls: type[ItemList] | None = None, **kwargs
@@ -512,7 +527,11 @@ class LabelLists:
                 items: ItemList = getattr(ll, attr)
                 t, m = items.to_state()
                 tensors.update({f"{name}.{attr}.{k}": v for k, v in t.items()})
-                entry[attr] = {"cls": class_path(items), "meta": m, "kwargs": _jsonable_kwargs(items._kwargs)}
+                entry[attr] = {
+                    "cls": registered_name(items),
+                    "meta": m,
+                    "kwargs": _jsonable_kwargs(items._kwargs),
+                }
             meta["label_lists"][name] = entry
         for attr in ("x", "y"):
             proc = getattr(self.train, attr).processor
@@ -522,7 +541,7 @@ class LabelLists:
     @classmethod
     def from_state(cls, tensors: dict, meta: dict, path: Path) -> LabelLists:
         procs = {
-            a: PreProcessor.from_state(meta[f"{a}_proc"]) if meta.get(f"{a}_proc") else None
+            a: PreProcessor.from_state(meta[f"{a}_proc"], f"{a}_proc") if meta.get(f"{a}_proc") else None
             for a in ("x", "y")
         }
         lists = {}
@@ -535,7 +554,10 @@ class LabelLists:
                     for k, v in tensors.items()
                     if k.startswith(f"{name}.{attr}.")
                 }
-                items = resolve_emberfit_class(e["cls"]).from_state(sub, e["meta"], path, e["kwargs"])
+                where = f"label_lists.{name}.{attr}"
+                items_cls = lookup(e["cls"], "items", f"{where}.cls")
+                kwargs = _file_item_kwargs(items_cls, e["kwargs"], f"{where}.kwargs")
+                items = items_cls.from_state(sub, e["meta"], path, kwargs)
                 items.processor = procs[attr]
                 parts[attr] = items
             lists[name] = LabelList(parts["x"], parts["y"])
@@ -557,6 +579,7 @@ class LabelLists:
 # -- labels ------------------------------------------------------------------------------
 
 
+@register("processor", "core.CategoryProcessor")
 class CategoryProcessor(PreProcessor):
     """Learns the sorted classes of the training labels (or takes them given) and encodes to ints."""
 
@@ -599,6 +622,7 @@ def _class_codes(classes: list, values: Any) -> np.ndarray:
     return np.fromiter((lookup.get(_py(o), -1) for o in values), dtype=np.int64, count=len(values))
 
 
+@register("items", "core.CategoryList")
 class CategoryList(ItemList):
     """Single-label classification targets; decoded back to class names."""
 
@@ -663,6 +687,7 @@ class CategoryList(ItemList):
         return out
 
 
+@register("items", "core.MultiCategoryList")
 class MultiCategoryList(CategoryList):
     """Multi-label targets (each item a list of labels, or a string split by ``label_delim``)."""
 
@@ -705,6 +730,7 @@ class MultiCategoryList(CategoryList):
         return [";".join(c for c, m in zip(self.classes, row) if m) for row in yb.cpu().bool().tolist()]
 
 
+@register("processor", "core.MultiCategoryProcessor")
 class _MultiCategoryProcessor(CategoryProcessor):
     def _fit(self, items):
         self.classes = sorted({_py(c) for o in items.items for c in o}, key=_sort_key)
@@ -726,6 +752,7 @@ class _MultiCategoryProcessor(CategoryProcessor):
 MultiCategoryList.processor_cls = _MultiCategoryProcessor
 
 
+@register("items", "core.FloatList")
 class FloatList(ItemList):
     """Regression targets (one or several floats per item); ``log=True`` trains on log(y)."""
 
@@ -741,10 +768,18 @@ class FloatList(ItemList):
                 raise TypeError(
                     f"regression labels must be numbers; found {bad!r} ({type(bad).__name__})"
                 ) from None
-        super().__init__(arr.astype(np.float32), path=path, inner_df=inner_df, log=log, **kwargs)
+        with np.errstate(over="ignore"):  # values beyond float32 become inf, refused below by name
+            arr = arr.astype(np.float32)
+        super().__init__(arr, path=path, inner_df=inner_df, log=log, **kwargs)
         n_nan = int(np.isnan(self.items).sum())
         if n_nan:
             raise ValueError(f"{n_nan} label(s) are NaN; drop or fill those rows before labelling")
+        n_inf = inf_rows(self.items)  # also values beyond float32's range, made inf by the cast above
+        if n_inf:
+            raise ValueError(
+                f"{n_inf} {self.name!r} label(s) are infinite (inf/-inf, or beyond float32's +-3.4e38); "
+                "drop or fix those rows before labelling"
+            )
         if log:
             if (self.items <= 0).any():
                 raise ValueError("log=True needs strictly positive labels")
@@ -783,6 +818,7 @@ class FloatList(ItemList):
         return out
 
 
+@register("items", "core.EmptyLabelList")
 class EmptyLabelList(ItemList):
     """Placeholder labels for an unlabelled test set."""
 
@@ -891,6 +927,17 @@ def _is_number(o: Any) -> bool:
         return True
     except (TypeError, ValueError):
         return False
+
+
+def _file_item_kwargs(items_cls: type, kwargs: Any, entry: str) -> dict:
+    """ItemList settings read from a file: JSON values under plain names that shadow no method."""
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"{entry} must be a JSON object, got {type(kwargs).__name__}")
+    check_json(kwargs, entry)
+    for k in kwargs:
+        if not k.isidentifier() or k.startswith("_") or callable(getattr(items_cls, k, None)):
+            raise ValueError(f"{entry} has setting {k[:100]!r}, which an item list does not take from a file")
+    return kwargs
 
 
 def _jsonable_kwargs(kw: dict) -> dict:

@@ -2,13 +2,12 @@
 
 Everything a user may receive from someone else (weights, exported learners, saved data)
 goes through here: tensors in safetensors, everything else as JSON in the safetensors
-header. Loading never runs code from the file; classes named in a file are resolved only
-inside the ``emberfit`` package.
+header. Loading never runs code from the file; the classes a file names are looked up by
+exact name in :mod:`emberfit.core.registry`, never imported.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import tempfile
@@ -25,8 +24,6 @@ __all__ = [
     "atomic_write",
     "save_tensors",
     "load_tensors",
-    "resolve_emberfit_class",
-    "class_path",
     "flatten_state",
     "unflatten_state",
 ]
@@ -114,33 +111,6 @@ def load_tensors(path: str | os.PathLike, what: str = "file") -> tuple[dict[str,
             "re-create it with learn.save()/learn.export(), nothing was loaded"
         ) from None
     return tensors, meta
-
-
-def class_path(obj_or_cls: Any) -> str:
-    """``'module:QualName'`` of a class or instance, for storing in JSON."""
-    cls = obj_or_cls if isinstance(obj_or_cls, type) else type(obj_or_cls)
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
-def resolve_emberfit_class(path: str, allow_functions: bool = False) -> Any:
-    """Import the class (or, with ``allow_functions``, factory) ``'module:QualName'``, only inside ``emberfit``.
-
-    A file can therefore only ask for emberfit's own classes, never arbitrary code.
-    """
-    if not isinstance(path, str) or ":" not in path:
-        raise ValueError(f"bad class reference {path!r} in file; expected 'emberfit.module:Class'")
-    mod, _, qual = path.partition(":")
-    if not (mod == "emberfit" or mod.startswith("emberfit.")):
-        raise ValueError(
-            f"file asks for class {path!r} from outside emberfit; refusing to import it "
-            "(pass the object yourself, e.g. load_learner(..., model=...))"
-        )
-    obj: Any = importlib.import_module(mod)
-    for part in qual.split("."):
-        obj = getattr(obj, part)
-    if not isinstance(obj, type) and not (allow_functions and callable(obj)):
-        raise ValueError(f"{path!r} is not a class")
-    return obj
 
 
 def flatten_state(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:

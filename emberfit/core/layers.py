@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .registry import register
+
 __all__ = ["MLP", "SigmoidRange", "embedding", "emb_sz_rule", "trunc_normal_", "bn_drop_lin"]
 
 
@@ -88,6 +90,7 @@ def bn_drop_lin(
     return layers
 
 
+@register("model", "core.MLP")
 class MLP(nn.Sequential):
     """The fully connected stack of fast.ai's tabular model.
 

@@ -28,8 +28,9 @@ from .callback import Callback, CancelFitException, ProgressBar, Recorder, as_ca
 from .callbacks import LRFinder, MixedPrecision, OneCycleScheduler
 from .data import DataBunch, DatasetType, to_device
 from .distributed import DistributedTrainer, all_gather_objects, all_sum, is_main, unwrap, world_size
-from .io import class_path, flatten_state, load_tensors, resolve_emberfit_class, save_tensors, unflatten_state
+from .io import flatten_state, load_tensors, save_tensors, unflatten_state
 from .metrics import Metric, as_metric, merge_states
+from .registry import build, lookup, register, registered_name
 from .schedule import even_mults
 
 __all__ = ["Learner", "load_learner", "set_seed", "cpu_has_fast_bf16", "AdamW", "default_lr", "default_wd"]
@@ -94,6 +95,7 @@ def set_seed(seed: int) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
+@register("learner", "core.Learner")
 class Learner:
     """Trains ``model`` on ``data``; see the module docstring for an example.
 
@@ -628,14 +630,28 @@ class Learner:
         if meta.get("format") != "emberfit-checkpoint":
             raise ValueError(f"{f} is not an emberfit checkpoint (written by learn.save)")
         sd = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+        opt_state = None
+        if (with_opt is None or with_opt) and "opt" in meta:
+            try:  # read the optimizer part before changing anything, so a bad file changes nothing
+                opt_state = unflatten_state(meta["opt"], tensors)
+            except (KeyError, TypeError, AttributeError, ValueError) as e:
+                raise ValueError(
+                    f"checkpoint {f}: its optimizer state is damaged ({type(e).__name__}: {e})"
+                ) from None
         try:
             unwrap(self.model).load_state_dict(sd, strict=strict)
         except RuntimeError as e:
             raise ValueError(f"checkpoint {f} does not fit this model: {e}") from None
-        if (with_opt is None or with_opt) and "opt" in meta:
+        if opt_state is not None:
             if self.opt is None:
                 self.create_opt()
-            self.opt.load_state_dict(unflatten_state(meta["opt"], tensors))
+            try:
+                self.opt.load_state_dict(opt_state)
+            except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as e:
+                raise ValueError(
+                    f"checkpoint {f}: its optimizer state does not fit this learner ({type(e).__name__}: {e}); "
+                    "load the weights alone with learn.load(name, with_opt=False)"
+                ) from None
         if "rng.torch" in tensors and meta.get("epoch") is not None:
             torch.set_rng_state(tensors["rng.torch"])
         return meta
@@ -659,7 +675,7 @@ class Learner:
         meta = {
             "format": "emberfit-export",
             "version": 1,
-            "learner_cls": class_path(self),
+            "learner_cls": registered_name(self),
             "model_init": self.model_init,
             "data": data_meta,
             # tensors in export_extra() go to the safetensors body, the rest stays JSON
@@ -689,37 +705,57 @@ def load_learner(
 
     >>> # learn = load_learner(path); learn.predict(row)
     """
-    from .data_block import LabelLists
-
     path = Path(path)
     f = Path(fname)
     if f.suffix == ".pkl":
         f = f.with_suffix(".safetensors")
     f = f if f.is_absolute() else path / f
     tensors, meta = load_tensors(f, what="exported learner")
-    if meta.get("format") != "emberfit-export":
+    if not isinstance(meta, dict) or meta.get("format") != "emberfit-export":
         raise ValueError(f"{f} is not an emberfit export (write one with learn.export())")
     device = torch.device(device) if device is not None else torch.device("cpu")
+    try:
+        learn = _rebuild_learner(meta, tensors, path, device, model)
+    except ValueError as e:
+        raise ValueError(f"{f}: {e}") from None
+    except (KeyError, TypeError, AttributeError, IndexError, RuntimeError, OverflowError) as e:
+        # A damaged or tampered header: say so instead of failing deep inside a constructor.
+        raise ValueError(
+            f"{f}: the export's header is damaged or from an incompatible emberfit version "
+            f"({type(e).__name__}: {e}); re-export it with learn.export() (nothing was loaded)"
+        ) from None
+    if test is not None:
+        lls = learn.data.label_lists
+        lls.add_test(test)
+        learn.data.test_dl = lls.train.x.make_loaders(lls, bs=64, val_bs=64, device=device)[2]
+    return learn
+
+
+def _rebuild_learner(meta: dict, tensors: dict, path: Path, device, model: nn.Module | None) -> Learner:
+    """The Learner an export's header describes; every class it names comes from the registry."""
+    from .data_block import LabelLists
+
+    learner_cls = lookup(meta.get("learner_cls"), "learner", "learner_cls")
     data_tensors = {k[5:]: v for k, v in tensors.items() if k.startswith("data.")}
     lls = LabelLists.from_export_state(data_tensors, meta["data"], path)
     data = DataBunch(None, None, device=device, path=path, label_lists=lls, allow_empty=True)
+    init = meta.get("model_init")
     if model is None:
-        init = meta["model_init"]
-        model = resolve_emberfit_class(init["cls"], allow_functions=True)(**init["kwargs"])
+        if not isinstance(init, dict):
+            raise ValueError(f"model_init must be a JSON object, got {type(init).__name__}")
+        model = build(init.get("cls"), "model", init.get("kwargs"), "model_init")
+        if not isinstance(model, nn.Module):
+            raise ValueError(f"model_init {init.get('cls')!r} did not build a torch module")
     sd = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
     try:
         model.load_state_dict(sd)
     except RuntimeError as e:
-        raise ValueError(f"{f}: weights do not fit the rebuilt model: {e}") from None
-    learner_cls = resolve_emberfit_class(meta["learner_cls"])
+        raise ValueError(f"weights do not fit the rebuilt model: {e}") from None
     learn = learner_cls.__new__(learner_cls)
     Learner.__init__(learn, data, model, loss_func=lls.train.y.loss_func, silent=True)
-    learn.model_init = meta["model_init"]
+    learn.model_init = init
     learn.restore_extra(unflatten_state(meta.get("learner_state", {}), tensors))
     learn.model.eval()
-    if test is not None:
-        lls.add_test(test)
-        data.test_dl = lls.train.x.make_loaders(lls, bs=64, val_bs=64, device=device)[2]
     return learn
 
 

@@ -20,9 +20,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..core.checks import check_no_inf_labels
 from ..core.csv_io import read_csv
 from ..core.data import DataBunch
 from ..core.data_block import ItemList, ItemLists, LabelLists
+from ..core.registry import register
 from .processor import TabularProcessor, _check_procs, _close, resolve_cont_names
 
 __all__ = ["TabularList", "TabularItemLists", "TabularLine", "TabularDataBunch"]
@@ -45,6 +47,7 @@ class TabularLine:
         return "; ".join(f"{n} {v}" for n, v in zip(self.names, self.values)) + ";"
 
 
+@register("items", "tabular.TabularList")
 class TabularList(ItemList):
     """Rows of a DataFrame with categorical and continuous inputs (the tabular data-block start).
 
@@ -223,6 +226,7 @@ class TabularItemLists(ItemLists):
                 f"a missing value (NaN): {counts['train']} in the training rows, {counts['valid']} in the "
                 f"validation rows; drop them first, e.g. df = df.dropna(subset={names!r})"
             )
+        check_no_inf_labels(names, self.train.inner_df[names], self.valid.inner_df[names])
         for il in (self.train, self.valid):
             if il.cont_names is None:
                 il.cont_names = resolve_cont_names(

@@ -23,12 +23,14 @@ from ..core.data import DataBunch
 from ..core.data_block import CategoryList, FloatList, MultiCategoryList
 from ..core.layers import emb_sz_rule
 from ..core.learner import Learner
+from ..core.registry import register
 from .data import TabularList
 from .models import TabularModel
 
 __all__ = ["TabularLearner", "tabular_learner", "get_emb_szs"]
 
 
+@register("learner", "tabular.TabularLearner")
 class TabularLearner(Learner):
     """A :class:`Learner` for tabular data; adds :meth:`predict_df` for many rows at once."""
 
@@ -146,5 +148,5 @@ def tabular_learner(
         bn_final,
     )
     learn = TabularLearner(data, model, metrics=metrics, **learn_kwargs)
-    learn.model_init = {"cls": "emberfit.tabular.models:TabularModel", "kwargs": model.config.to_json()}
+    learn.model_init = {"cls": "tabular.TabularModel", "kwargs": model.config.to_json()}
     return learn

@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..core.layers import MLP, embedding
+from ..core.registry import register
 
 __all__ = ["TabularConfig", "TabularModel"]
 
@@ -63,6 +64,7 @@ class TabularConfig:
         return d
 
 
+@register("model", "tabular.TabularModel")
 class TabularModel(nn.Module):
     """Embeddings for ``x_cat`` + BatchNorm'ed ``x_cont`` -> MLP -> ``out_sz`` outputs.
 

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..core.checks import INF_FIX, inf_by_column
 from ..core.data_block import PreProcessor
+from ..core.registry import register
 from .transform import NA_CATEGORY, Categorify, TabularProc
 
 if TYPE_CHECKING:
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["TabularProcessor", "resolve_cont_names", "prepare_frame"]
 
 
+@register("processor", "tabular.TabularProcessor")
 class TabularProcessor(PreProcessor):
     """Fits the procs on the training rows, then turns any rows into ``(codes, conts)`` arrays.
 
@@ -48,6 +51,9 @@ class TabularProcessor(PreProcessor):
     def procs_(self) -> list[TabularProc]:
         """The fitted procs (rebuilt from ``proc_states`` after loading)."""
         return [TabularProc.from_state(s) for s in self.proc_states]
+
+    def _restored(self) -> None:
+        _ = self.procs_  # rebuild the procs now: a bad proc state fails at load, not at predict
 
     def _fit(self, items: TabularList) -> None:
         df = items.inner_df
@@ -152,6 +158,13 @@ def prepare_frame(
     work = df[[*cat_names, *cont_names]]
     for name in cont_names:
         work[name] = _as_float(work[name], name)
+    inf = inf_by_column(work, list(cont_names))
+    if inf:  # FillMissing handles NaN only; inf would reach Normalize and the model
+        listing = ", ".join(f"{n!r} ({c} row{'s' if c > 1 else ''})" for n, c in inf.items())
+        raise ValueError(
+            f"cont_names column(s) hold infinite values (inf/-inf) in {where}: {listing}. FillMissing fills "
+            f"NaN, not inf: replace them with NaN first, e.g. {INF_FIX.format(col=next(iter(inf)))}"
+        )
     return work
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core.io import class_path, resolve_emberfit_class
+from ..core.registry import check_json, lookup, register, registered_name
 
 __all__ = ["FillStrategy", "TabularProc", "FillMissing", "Categorify", "Normalize"]
 
@@ -84,7 +84,7 @@ class TabularProc:
 
     def state(self) -> dict:
         """The proc as JSON: its class, names, settings and fitted state."""
-        out = {"cls": class_path(self), "cat_names": self.cat_names, "cont_names": self.cont_names}
+        out = {"cls": registered_name(self), "cat_names": self.cat_names, "cont_names": self.cont_names}
         for a in (*self.init_attrs, *self.state_attrs):
             v = getattr(self, a)
             out[a] = v.value if isinstance(v, enum.Enum) else v
@@ -93,9 +93,10 @@ class TabularProc:
     @staticmethod
     def from_state(state: dict) -> TabularProc:
         """Rebuild a fitted proc from :meth:`state` (only emberfit classes are resolved)."""
-        cls = resolve_emberfit_class(state["cls"])
-        if not (isinstance(cls, type) and issubclass(cls, TabularProc)):
-            raise ValueError(f"{state['cls']!r} is not a TabularProc")
+        if not isinstance(state, dict):
+            raise ValueError(f"a tabular proc's state must be a JSON object, got {type(state).__name__}")
+        cls = lookup(state.get("cls"), "tabular_proc", "procs[].cls")
+        check_json(state, "procs[]")
         proc = cls.__new__(cls)
         TabularProc.__init__(proc, state["cat_names"], state["cont_names"])
         for a in (*cls.init_attrs, *cls.state_attrs):
@@ -111,6 +112,7 @@ class TabularProc:
         return f"{type(self).__name__}(cat_names={self.cat_names}, cont_names={self.cont_names}, fitted={self.fitted})"
 
 
+@register("tabular_proc", "tabular.FillMissing")
 class FillMissing(TabularProc):
     """Fill NaNs in continuous columns with a training statistic and flag them in ``<col>_na``.
 
@@ -193,6 +195,7 @@ class FillMissing(TabularProc):
         return df
 
 
+@register("tabular_proc", "tabular.Categorify")
 class Categorify(TabularProc):
     """Encode categorical columns with the categories seen in training; 0 is ``#na#``.
 
@@ -235,6 +238,7 @@ class Categorify(TabularProc):
         return df
 
 
+@register("tabular_proc", "tabular.Normalize")
 class Normalize(TabularProc):
     """Scale continuous columns to ``(x - mean) / (1e-7 + std)`` with training mean and std (ddof=1).
 

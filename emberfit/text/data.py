@@ -32,6 +32,7 @@ import torch
 from torch.nn import functional as F
 
 from ..core.data_block import EmptyLabelList, ItemList, ItemLists, LabelList, LabelLists, PreProcessor
+from ..core.registry import register
 from .loaders import LMLoader, SortishLoader, ragged_take
 from .transform import BOS, EOS, FLD, TokenizedCorpus, Tokenizer
 from .vocab import Vocab
@@ -193,6 +194,7 @@ def _default_cache_dir() -> pathlib.Path:
     return Config.home() / "cache" / "tokens"
 
 
+@register("processor", "text.TextProcessor")
 class TextProcessor(PreProcessor):
     """Tokenizes and numericalizes texts; fitted on the training split (vocabulary).
 
@@ -322,6 +324,7 @@ class TextProcessor(PreProcessor):
 
 
 # ------------------------------------------------------------------------------- item lists
+@register("items", "text.TextList")
 class TextList(ItemList):
     """Texts (from a DataFrame's column(s)) or text files (from a folder) for ULMFiT.
 
@@ -531,6 +534,7 @@ class TextList(ItemList):
         return out
 
 
+@register("items", "text.LMTextList")
 class LMTextList(TextList):
     """A TextList for language modelling (made by ``label_for_lm``): batches are token streams."""
 
@@ -590,6 +594,7 @@ def lm_cross_entropy(out, targ: torch.Tensor) -> torch.Tensor:
 lm_cross_entropy.__name__ = "CrossEntropyFlat"
 
 
+@register("items", "text.LMLabelList")
 class LMLabelList(EmptyLabelList):
     """The 'labels' of a language model: the next tokens, made by the loader (nothing stored)."""
 

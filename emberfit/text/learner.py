@@ -34,6 +34,7 @@ from ..core.data_block import CategoryList, MultiCategoryList
 from ..core.io import load_tensors, save_tensors
 from ..core.learner import Learner
 from ..core.metrics import Perplexity, accuracy, accuracy_thresh
+from ..core.registry import register
 from .data import LMLabelList, TextList
 from .generate import beam_search_ids, decode_spec_tokens, join_for_people, sample_ids
 from .loaders import SortishLoader
@@ -71,6 +72,7 @@ BUNDLED_DIR = Path(__file__).parent / "pretrained_models" / "awd_lstm_small"
 
 
 # ----------------------------------------------------------------------------- the model factory
+@register("model", "text.build_text_model")
 def build_text_model(
     kind: str,
     vocab_sz: int,
@@ -207,6 +209,7 @@ class _FirstOutput:
 
 
 # -------------------------------------------------------------------------------- learners
+@register("learner", "text.RNNLearner")
 class RNNLearner(Learner):
     """A Learner for AWD-LSTM models: AR/TAR, encoder save/load, batch prediction on raw texts.
 
@@ -389,6 +392,7 @@ class RNNLearner(Learner):
         self._setup_rnn(split, state.get("alpha", 2.0), state.get("beta", 1.0))
 
 
+@register("learner", "text.LanguageLearner")
 class LanguageLearner(RNNLearner):
     """An :class:`RNNLearner` for language models: adds text generation (``predict``, ``beam_search``)."""
 
@@ -643,7 +647,7 @@ def language_model_learner(
     if learn_kwargs.get("metrics") is None:
         learn_kwargs["metrics"] = [accuracy, Perplexity()]
     learn = LanguageLearner(data, model, awd_lstm_lm_split, alpha=alpha, beta=beta, **learn_kwargs)
-    learn.model_init = {"cls": "emberfit.text.learner:build_text_model", "kwargs": init}
+    learn.model_init = {"cls": "text.build_text_model", "kwargs": init}
     if files is not None:
         learn.freeze()
     return learn
@@ -711,7 +715,7 @@ def text_classifier_learner(
         elif isinstance(y, CategoryList):
             learn_kwargs["metrics"] = [accuracy]
     learn = RNNLearner(data, model, awd_lstm_clas_split, alpha=alpha, beta=beta, **learn_kwargs)
-    learn.model_init = {"cls": "emberfit.text.learner:build_text_model", "kwargs": init}
+    learn.model_init = {"cls": "text.build_text_model", "kwargs": init}
     if files is not None:
         learn.freeze()
     return learn

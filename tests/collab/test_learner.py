@@ -48,7 +48,7 @@ def test_training_beats_the_mean(trained):
 def test_model_repr_and_export_spec(trained):
     _, learn = trained
     assert f"Embedding({learn.data.n_users}, 8)" in repr(learn.model)
-    assert learn.model_init["cls"] == "emberfit.collab.models:EmbeddingDotBias"
+    assert learn.model_init["cls"] == "collab.EmbeddingDotBias"
 
 
 def test_bias_and_weight_by_title(trained):

@@ -62,5 +62,5 @@ def mlp_learner(df, label="y", n_out=1, tmp_path=None, **kw):
     init = {"n_in": 3, "layers": [16], "n_out": n_out}
     torch.manual_seed(0)
     learn = Learner(data, MLP(**init), silent=True, **kw)
-    learn.model_init = {"cls": "emberfit.core.layers:MLP", "kwargs": init}
+    learn.model_init = {"cls": "core.MLP", "kwargs": init}
     return learn

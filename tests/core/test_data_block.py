@@ -155,7 +155,7 @@ def test_exported_file_tampered(tmp_path):
     t, meta = load_tensors(f)
     meta["model_init"]["cls"] = "os:system"
     save_tensors(f, t, meta)
-    with pytest.raises(ValueError, match="outside emberfit"):
+    with pytest.raises(ValueError, match="'os:system', which is not a registered emberfit model"):
         load_learner(tmp_path, "e2.safetensors")
 
 

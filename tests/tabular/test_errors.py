@@ -152,10 +152,10 @@ def test_regression_y_range_checked(df):
 def test_proc_json_refuses_foreign_classes():
     from emberfit.tabular import TabularProc
 
-    with pytest.raises(ValueError, match="outside emberfit; refusing to import it"):
+    with pytest.raises(ValueError, match="'os:system', which is not a registered emberfit tabular proc"):
         TabularProc.from_state({"cls": "os:system", "cat_names": [], "cont_names": []})
-    with pytest.raises(ValueError, match="is not a TabularProc"):
-        TabularProc.from_state({"cls": "emberfit.core.learner:Learner", "cat_names": [], "cont_names": []})
+    with pytest.raises(ValueError, match="'core.Learner', which is a registered learner, not a tabular_proc"):
+        TabularProc.from_state({"cls": "core.Learner", "cat_names": [], "cont_names": []})
 
 
 def test_continuous_column_of_dates_is_refused(df):
