@@ -25,6 +25,7 @@ __all__ = [
     "save_tensors",
     "load_tensors",
     "flatten_state",
+    "read_json",
     "unflatten_state",
 ]
 
@@ -111,6 +112,22 @@ def load_tensors(path: str | os.PathLike, what: str = "file") -> tuple[dict[str,
             "re-create it with learn.save()/learn.export(), nothing was loaded"
         ) from None
     return tensors, meta
+
+
+def read_json(path: str | os.PathLike, what: str = "file", kind: type = dict) -> Any:
+    """Parse a JSON file emberfit wrote (a run record, a model card...); damage is a ValueError naming it.
+
+    >>> p = atomic_write(Path(tempfile.mkdtemp()) / "r.json", b'{"a": 1}'); read_json(p, "run record")
+    {'a': 1}
+    """
+    path = Path(path)
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{what} {path} is not valid JSON ({e}); delete or re-create it") from None
+    if not isinstance(value, kind):
+        raise ValueError(f"{what} {path} must hold a JSON {kind.__name__}, got {type(value).__name__}")
+    return value
 
 
 def flatten_state(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:

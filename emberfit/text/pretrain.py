@@ -54,8 +54,9 @@ from ..core.distributed import (
     unwrap,
     world_size,
 )
-from ..core.io import atomic_write
+from ..core.io import atomic_write, read_json
 from ..core.learner import cpu_has_fast_bf16, set_seed
+from ..core.registry import check_kwargs
 from .corpus import LMCorpus, lm_databunch_from_arrays, prepare_corpus
 from .learner import AWD_LSTM, BUNDLED_DIR, LanguageLearner, bundled_pretrained, language_model_learner
 from .loaders import LMLoader, ragged_take
@@ -383,7 +384,7 @@ def train_lm(
     log = log if (log is not None and is_main()) else (lambda *a, **k: None)
     run_file = out / "checkpoints" / "run.json"
     itos_hash = hashlib.sha256(json.dumps(corpus.itos).encode()).hexdigest()
-    existing = json.loads(run_file.read_text()) if run_file.is_file() else {}
+    existing = read_json(run_file, "pretraining run record") if run_file.is_file() else {}
     run = existing if resume and existing else None
     if run is not None and run.get("itos_sha256") != itos_hash:
         raise ValueError(
@@ -532,7 +533,7 @@ def _load_init(learn, init: str, itos: Sequence[str], log: Callable) -> dict:
     info = {"from": str(init), "weights": weights.name, "vocab_shared": shared, "vocab_size": len(old)}
     card_file = weights.parent / CARD
     if card_file.is_file():  # what the starting model itself was trained on
-        prev = json.loads(card_file.read_text())
+        prev = read_json(card_file, "model card")
         info.update({k: prev[k] for k in ("corpus", "tokens_trained", "final_valid_perplexity") if k in prev})
     log(
         f"starting from {weights} ({shared:,} of the {len(itos):,} tokens were in its vocabulary)", flush=True
@@ -700,8 +701,10 @@ def pretrain(
             raise FileNotFoundError(
                 f"--resume: nothing to resume in {out} (no {run_file}); start without --resume"
             )
-        run = json.loads(run_file.read_text())
-        saved = run["settings"]
+        run = read_json(run_file, "pretraining run record")
+        saved = run.get("settings")
+        if not isinstance(saved, dict) or not isinstance(run.get("corpus_paths", []), list):
+            raise ValueError(f"{run_file} has no settings to resume from; start a new run in another --out")
         changed = {k: (saved.get(k), v) for k, v in given.items() if _norm(saved.get(k)) != _norm(v)}
         if changed:
             raise ValueError(
@@ -709,7 +712,8 @@ def pretrain(
                 + ", ".join(f"{k} (run: {old!r}, now: {new!r})" for k, (old, new) in changed.items())
                 + ". Leave them out, or start a new run in another --out"
             )
-        settings = PretrainSettings(**{k: v for k, v in saved.items() if k in _RESULT_ARGS})
+        saved = {k: v for k, v in saved.items() if k in _RESULT_ARGS}
+        settings = PretrainSettings(**check_kwargs(PretrainSettings, saved, f"{run_file} settings"))
         corpus_paths = a.corpus or run["corpus_paths"]
     else:
         if run_file.is_file() and is_main():
