@@ -225,9 +225,10 @@ class SaveModelCallback(_Tracker):
 
     def after_epoch(self):
         if self.every == "epoch" or self.improved():
-            self.learn.save(
-                self.name, with_opt=self.with_opt, epoch=self.learn.epoch, n_epoch=self.learn.n_epoch
-            )
+            learn = self.learn
+            # the run's length and method let resume= refuse what would not continue this run
+            run = {"n_epoch": learn.n_epoch, "fit_method": getattr(learn, "fit_method", None)}
+            learn.save(self.name, with_opt=self.with_opt, epoch=learn.epoch, **run)
             self.saved = True
 
     def after_fit(self):

@@ -31,6 +31,7 @@ from .distributed import DistributedTrainer, all_gather_objects, all_sum, is_mai
 from .io import flatten_state, load_tensors, save_tensors, unflatten_state
 from .metrics import Metric, as_metric, merge_states
 from .registry import build, lookup, register, registered_name
+from .resume import peek_meta, resume_epoch
 from .schedule import even_mults
 
 __all__ = ["Learner", "load_learner", "set_seed", "cpu_has_fast_bf16", "AdamW", "default_lr", "default_wd"]
@@ -353,7 +354,7 @@ class Learner:
         self._check_epochs(epochs)
         cbs = as_callbacks(callbacks, "fit(callbacks=...)")
         lrs = self.lr_range(lr)
-        start_epoch = self._prepare(lrs, wd, resume, start_epoch)
+        start_epoch = self._prepare(lrs, wd, resume, start_epoch, epochs, "fit")
         self._fit(epochs, cbs, start_epoch)
 
     def fit_one_cycle(
@@ -372,12 +373,12 @@ class Learner:
         """Train with the one-cycle policy (see :mod:`emberfit.core.schedule`).
 
         ``resume='name'`` loads a checkpoint written by ``SaveModelCallback(every='epoch', name=...)``
-        and continues after its epoch with the schedule where it stopped.
+        and continues after its epoch with the schedule where it stopped (the same ``cyc_len`` as that run).
         """
         self._check_epochs(cyc_len)
         cbs = as_callbacks(callbacks, "fit_one_cycle(callbacks=...)")
         lrs = self.lr_range(max_lr)
-        start_epoch = self._prepare(lrs, wd, resume, start_epoch)
+        start_epoch = self._prepare(lrs, wd, resume, start_epoch, cyc_len, "fit_one_cycle")
         sched = OneCycleScheduler(lrs, moms, div_factor, pct_start, final_div, start_epoch=start_epoch)
         self._fit(cyc_len, [sched, *cbs], start_epoch)
 
@@ -386,6 +387,7 @@ class Learner:
         if num_it <= 1:
             raise ValueError(f"num_it must be > 1, got {num_it}")
         start, end = self.lr_range(start_lr), self.lr_range(end_lr)
+        self.fit_method = "lr_find"
         self._had_opt = self.opt is not None
         if self.opt is None:
             self.create_opt(start, wd)
@@ -398,18 +400,19 @@ class Learner:
         if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs <= 0:
             raise ValueError(f"the number of epochs must be a positive int, got {epochs!r}")
 
-    def _prepare(self, lrs, wd, resume, start_epoch) -> int:
+    def _prepare(self, lrs, wd, resume, start_epoch, epochs: int = 1, method: str = "fit") -> int:
+        self.fit_method = method  # SaveModelCallback records it, so a resume can check the schedule
+        if resume is not None:  # refuse a resume that cannot continue before anything is loaded
+            meta = peek_meta(self._ckpt_path(resume))
+            if meta is not None:
+                resume_epoch(str(resume), meta, epochs, method)
         if self.opt is None:
             self.create_opt(lrs, wd)
         else:
             self.set_hypers(lr=lrs, wd=self._wd_range(wd) if wd is not None else None)
         if resume is not None:
             meta = self.load(resume, with_opt=True)
-            if meta.get("epoch") is None:
-                raise ValueError(
-                    f"checkpoint {resume!r} has no epoch; write it with SaveModelCallback(every='epoch')"
-                )
-            start_epoch = int(meta["epoch"]) + 1
+            start_epoch = resume_epoch(str(resume), meta, epochs, method)
         return start_epoch
 
     def _fit(

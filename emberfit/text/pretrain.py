@@ -183,6 +183,8 @@ class PretrainProgress(Callback):
         self, every: float = 30.0, log: Callable = print, deadline: float | None = None, start_epoch: int = 0
     ):
         self.every, self.log, self.deadline, self.start_epoch = every, log, deadline, start_epoch
+        self.t0 = self.t1 = 0.0  # nothing counted until a fit starts (a finished run resumes without one)
+        self.tokens, self.batches, self.valid_s = 0, 0, []
 
     def before_fit(self):
         self.t0 = self.last = self.t1 = time.perf_counter()
@@ -464,21 +466,30 @@ def train_lm(
     start_epoch = 0
     if resume_from is not None:
         start_epoch = int(_ckpt_meta(learn, CKPT).get("epoch", -1)) + 1
+    # stopped after its last epoch but before writing its outputs: nothing is left to train
+    finished = resume_from is not None and start_epoch >= epochs
+    if finished:
+        log(f"{ckpt} holds all {epochs} epoch(s) of the run; writing the outputs from it", flush=True)
+    elif resume_from is not None:
         log(f"resuming from {ckpt} at epoch {start_epoch + 1}", flush=True)
     prog = PretrainProgress(log_every, log, deadline, start_epoch)
     cbs = [prog, *callbacks]
     if checkpoints:
         cbs += [SaveModelCallback(every="epoch", name=CKPT), TimedCheckpoint(checkpoint_minutes)]
     t_fit = time.perf_counter()
-    learn.fit_one_cycle(
-        epochs,
-        s.lr,
-        moms=s.moms,
-        div_factor=s.div_factor,
-        pct_start=s.pct_start,
-        callbacks=cbs,
-        resume=resume_from,
-    )
+    if finished:  # fit_one_cycle refuses a checkpoint at the end of its cycle; its weights are the result
+        learn.load(CKPT, with_opt=False)
+        learn.stop_reason = None
+    else:
+        learn.fit_one_cycle(
+            epochs,
+            s.lr,
+            moms=s.moms,
+            div_factor=s.div_factor,
+            pct_start=s.pct_start,
+            callbacks=cbs,
+            resume=resume_from,
+        )
     fit_s = time.perf_counter() - t_fit
     card = _model_card(
         learn, corpus, s, config or s.config, plan, precision, train_idx, valid_idx, val_bs, fit_s

@@ -4,9 +4,11 @@ import pytest
 
 from emberfit.core.callback import Callback
 from emberfit.core.callbacks import CSVLogger, SaveModelCallback
+from emberfit.core.io import load_tensors
 from emberfit.core.learner import Learner
 
 from .helpers import Linear1, regression_data, regression_learner
+from .test_learner import same, weights
 
 
 class CountEpochs(Callback):
@@ -15,6 +17,19 @@ class CountEpochs(Callback):
 
     def after_epoch(self):
         self.n += 1
+
+
+class Kill(Callback):
+    """Interrupts the fit after epoch ``after`` completes (and its checkpoint is written)."""
+
+    order = 50  # after SaveModelCallback
+
+    def __init__(self, after):
+        self.after = after
+
+    def after_epoch(self):
+        if self.learn.epoch == self.after - 1:
+            raise KeyboardInterrupt("simulated kill")
 
 
 class StopAfter(Callback):
@@ -77,3 +92,83 @@ def test_nothing_trains_when_a_callback_is_refused():
     with pytest.raises(TypeError):
         learn.fit(1, 1e-2, callbacks=[CountEpochs(), StopAfter])
     assert learn.opt is None  # refused before the optimizer was even built
+
+
+# -- resume= that cannot continue the run as asked is refused before anything is loaded ------------
+
+
+def run_with_checkpoint(tmp_path, method="fit_one_cycle", epochs=2):
+    learn = regression_learner(path=tmp_path)
+    getattr(learn, method)(epochs, 1e-2, callbacks=[SaveModelCallback(every="epoch", name="ckpt")])
+    return learn
+
+
+def test_checkpoint_records_the_run(tmp_path):
+    run_with_checkpoint(tmp_path)
+    meta = load_tensors(tmp_path / "models" / "ckpt.safetensors")[1]
+    assert (meta["epoch"], meta["n_epoch"], meta["fit_method"]) == (1, 2, "fit_one_cycle")
+
+
+@pytest.mark.parametrize("method", ["fit", "fit_one_cycle"])
+def test_resuming_a_finished_run_is_refused(tmp_path, method):
+    run_with_checkpoint(tmp_path, method)
+    learn = regression_learner(path=tmp_path, seed=5)
+    before = weights(learn.model)
+    with pytest.raises(ValueError) as e:
+        getattr(learn, method)(2, 1e-2, resume="ckpt")
+    msg = str(e.value)
+    assert f"{method}(2, resume='ckpt'): the checkpoint already holds all 2 epochs of its run (2 done)" in msg
+    assert (
+        "nothing is left to train" in msg and f"learn.load('ckpt') and then a new learn.{method}(...)" in msg
+    )
+    assert same(weights(learn.model), before) and learn.opt is None  # nothing was loaded
+
+
+def test_resuming_with_another_cycle_length_is_refused(tmp_path):
+    learn = regression_learner(path=tmp_path)
+    with pytest.raises(KeyboardInterrupt):  # a 4-epoch cycle killed after its first epoch
+        learn.fit_one_cycle(4, 1e-2, callbacks=[SaveModelCallback(every="epoch", name="ckpt"), Kill(1)])
+    with pytest.raises(ValueError) as e:
+        regression_learner(path=tmp_path).fit_one_cycle(2, 1e-2, resume="ckpt")
+    msg = str(e.value)
+    assert (
+        "fit_one_cycle(2, resume='ckpt'): the checkpoint is from a 4-epoch cycle (1 epoch(s) done), not a 2-epoch one"
+        in msg
+    )
+    assert "call fit_one_cycle(4, ..., resume='ckpt')" in msg and "learn.load('ckpt')" in msg
+    resumed = regression_learner(path=tmp_path)
+    resumed.fit_one_cycle(4, 1e-2, resume="ckpt")  # the fix named in the message
+    assert len(resumed.recorder.val_losses) == 3
+
+
+def test_resuming_a_one_cycle_run_with_fit_is_refused(tmp_path):
+    learn = regression_learner(path=tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        learn.fit_one_cycle(3, 1e-2, callbacks=[SaveModelCallback(every="epoch", name="ckpt"), Kill(1)])
+    with pytest.raises(ValueError, match=r"fit\(3, resume='ckpt'\): the checkpoint was written by fit_one_cycle.*"
+                       r"call fit_one_cycle\(3, \.\.\., resume='ckpt'\)"):  # fmt: skip
+        regression_learner(path=tmp_path).fit(3, 1e-2, resume="ckpt")
+
+
+def test_fit_may_resume_to_more_epochs_but_not_fewer(tmp_path):
+    learn = regression_learner(path=tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        learn.fit(4, 1e-2, callbacks=[SaveModelCallback(every="epoch", name="ckpt"), Kill(2)])
+    with pytest.raises(
+        ValueError,
+        match=r"fit\(2, resume='ckpt'\): the checkpoint already holds 2 epoch\(s\).*fit\(4, \.\.\., resume='ckpt'\)",
+    ):
+        regression_learner(path=tmp_path).fit(2, 1e-2, resume="ckpt")
+    resumed = regression_learner(path=tmp_path)
+    resumed.fit(5, 1e-2, resume="ckpt")  # a constant LR has no schedule to break: 3 more epochs
+    assert len(resumed.recorder.val_losses) == 3
+
+
+def test_older_checkpoints_without_the_run_still_resume(tmp_path):
+    learn = regression_learner(path=tmp_path)
+    learn.fit(1, 1e-2)
+    learn.epoch = 0
+    learn.save("old", epoch=0)  # as checkpoints without n_epoch / fit_method were written
+    resumed = regression_learner(path=tmp_path)
+    resumed.fit_one_cycle(3, 1e-2, resume="old")
+    assert len(resumed.recorder.val_losses) == 2

@@ -340,3 +340,17 @@ def test_time_budget_caps_a_big_validation_set(corpus_dir, tmp_path, monkeypatch
     learn, card = train_lm(corpus, tmp_path / "v", s, checkpoints=False, config=TINY, log=None)
     assert card["valid_batches"] == 4 == len(learn.data.valid_dl) < card["valid_tokens"] // (2 * 6)
     assert all(v["valid_batches"] <= 4 for v in card["valid_by_corpus"].values())
+
+
+def test_resume_of_a_finished_run_writes_its_outputs_without_training(corpus_dir, tmp_path):
+    # killed after the last epoch's checkpoint, before the outputs: --resume must finish, not refuse
+    args = ("--epochs", "2", "--checkpoint-minutes", "0")
+    card_a = pretrain(cli(corpus_dir, tmp_path / "a", *args), config=TINY)
+    wa = final_weights(tmp_path / "a")
+    (tmp_path / "a" / "lm.safetensors").unlink()
+    card_b = pretrain(["--out", str(tmp_path / "a"), "--resume"], config=TINY)
+    wb = final_weights(tmp_path / "a")
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    # the same weights; validated in fp32 here, under the run's bf16 autocast there
+    assert card_b["final_valid_loss"] == pytest.approx(card_a["final_valid_loss"], rel=1e-3)
+    assert card_b["tokens_trained"] == card_a["tokens_trained"] and card_b["stopped_early"] is None
