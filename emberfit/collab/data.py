@@ -285,10 +285,6 @@ class CollabDataBunch(DataBunch):
 
     # -- what the models and the learner need ----------------------------------------------
     @property
-    def processor(self) -> CollabProcessor:
-        return self.label_lists.train.x.processor
-
-    @property
     def user_name(self) -> Any:
         return self.label_lists.train.x.user_name
 

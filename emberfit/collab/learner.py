@@ -152,7 +152,7 @@ class CollabLearner(Learner):
     # -- id lookups ---------------------------------------------------------------------------
     @property
     def _proc(self):
-        return self.data.label_lists.train.x.processor
+        return self.data.processor
 
     @property
     def _names(self) -> tuple[Any, Any]:

@@ -190,7 +190,13 @@ class DataBunch:
         self.device = torch.device(device) if device is not None else default_device()
         self.path = Path(path)
         self.label_lists = label_lists
-        self._loss_func = loss_func
+        # What this data is, set once here: the fitted input processor, the label classes and
+        # the loss they call for. Learners and applications read these, never label_lists.
+        about = label_lists.describe() if label_lists is not None else {}
+        self.processor = about.get("processor")
+        self.classes: list | None = about.get("classes")
+        self.c: int | None = about.get("c")
+        self.loss_func = loss_func if loss_func is not None else about.get("loss_func")
         self._kwargs: dict = {}  # databunch() settings, kept by save() so load_data() rebuilds alike
 
     # -- construction ---------------------------------------------------------------------
@@ -257,27 +263,6 @@ class DataBunch:
             return getattr(self.label_lists, name, None)
         return getattr(getattr(self, f"{name}_dl"), "dataset", None)
 
-    @property
-    def loss_func(self):
-        if self._loss_func is not None:
-            return self._loss_func
-        if self.label_lists is not None:
-            return self.label_lists.train.y.loss_func
-        return None
-
-    @property
-    def classes(self) -> list | None:
-        if self.label_lists is None:
-            return None
-        return getattr(self.label_lists.train.y, "classes", None)
-
-    @property
-    def c(self) -> int | None:
-        """Number of model outputs the labels need (classes, or 1 for a regression)."""
-        if self.label_lists is None:
-            return None
-        return self.label_lists.train.y.c
-
     def one_batch(self, ds_type: DatasetType = DatasetType.Train) -> tuple[Tensors, torch.Tensor]:
         """The first batch of a split, as ``(xb, yb)`` on the data's device."""
         return next(iter(self.dl(ds_type)))
@@ -288,7 +273,7 @@ class DataBunch:
             raise ValueError(f"rows must be a positive int, got {rows!r}")
         xb, yb = self.one_batch(ds_type)
         if self.label_lists is not None:
-            df = self.label_lists.train.x.batch_frame(xb, yb, self.label_lists, rows)
+            df = self.label_lists.batch_frame(xb, yb, rows)
         else:
             df = _generic_frame(xb, yb, rows)
         display_frame(df)

@@ -508,11 +508,27 @@ class LabelLists:
         device = torch.device(device) if device is not None else default_device()
         val_bs = val_bs or bs
         dls = self.train.x.make_loaders(self, bs=bs, val_bs=val_bs, device=device, **kwargs)
-        # An ItemList may name its own DataBunch subclass (e.g. text bunches expose ``vocab``).
-        bunch_cls = getattr(self.train.x, "databunch_cls", None) or DataBunch
-        data = bunch_cls(*dls, device=device, path=path or self.path, label_lists=self)
+        data = self.bunch_class()(*dls, device=device, path=path or self.path, label_lists=self)
         data._kwargs = {"val_bs": val_bs, **kwargs}
         return data
+
+    def bunch_class(self) -> type[DataBunch]:
+        """The DataBunch subclass the input items ask for (e.g. text bunches expose ``vocab``)."""
+        return getattr(self.train.x, "databunch_cls", None) or DataBunch
+
+    def describe(self) -> dict:
+        """What a DataBunch built from these lists is: x processor, label classes, ``c`` and loss."""
+        y = self.train.y
+        return {
+            "processor": self.train.x.processor,
+            "classes": getattr(y, "classes", None),
+            "c": y.c,
+            "loss_func": y.loss_func,
+        }
+
+    def batch_frame(self, xb, yb, rows: int):
+        """A batch decoded to a table by the input items' rules (for ``show_batch``)."""
+        return self.train.x.batch_frame(xb, yb, self, rows)
 
     # -- saving (no pickle) ---------------------------------------------------------------
     def to_state(self) -> tuple[dict[str, torch.Tensor], dict]:

@@ -741,7 +741,7 @@ def _rebuild_learner(meta: dict, tensors: dict, path: Path, device, model: nn.Mo
     learner_cls = lookup(meta.get("learner_cls"), "learner", "learner_cls")
     data_tensors = {k[5:]: v for k, v in tensors.items() if k.startswith("data.")}
     lls = LabelLists.from_export_state(data_tensors, meta["data"], path)
-    data = DataBunch(None, None, device=device, path=path, label_lists=lls, allow_empty=True)
+    data = lls.bunch_class()(None, None, device=device, path=path, label_lists=lls, allow_empty=True)
     init = meta.get("model_init")
     if model is None:
         if not isinstance(init, dict):

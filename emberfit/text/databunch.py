@@ -37,7 +37,7 @@ class TextDataBunch(DataBunch):
 
     @property
     def vocab(self) -> Vocab:
-        return self.label_lists.train.x.vocab
+        return self.processor.vocab
 
     @classmethod
     def _is_lm(cls) -> bool:
@@ -239,10 +239,10 @@ class TextDataBunch(DataBunch):
 class TextLMDataBunch(TextDataBunch):
     """Language-model data: ``(bs, bptt)`` batches of token streams, targets shifted by one."""
 
-    @property
-    def c(self) -> int:
-        """The model predicts one of ``len(vocab.itos)`` tokens."""
-        return len(self.vocab.itos)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The model predicts one of ``len(vocab.itos)`` tokens.
+        self.c = len(self.vocab.itos) if self.processor is not None else None
 
 
 class TextClasDataBunch(TextDataBunch):

@@ -242,7 +242,7 @@ class RNNLearner(Learner):
         return "lm" if isinstance(_raw(self.model)[-1], LinearDecoder) else "clas"
 
     def _itos(self) -> list[str]:
-        return list(self.data.label_lists.train.x.vocab.itos)
+        return list(self.data.vocab.itos)
 
     # -- encoder ----------------------------------------------------------------------------
     def save_encoder(self, name: str | os.PathLike) -> Path:
@@ -404,7 +404,7 @@ class LanguageLearner(RNNLearner):
     def _prompt_ids(self, text: str) -> Tensor:
         if not isinstance(text, str):
             raise TypeError(f"text must be a string prompt, got {type(text).__name__}")
-        proc = self.data.label_lists.train.x.processor
+        proc = self.data.processor
         ids = proc.process_one(text)
         eos = proc.vocab.stoi.get(EOS) if EOS in proc.vocab.stoi else None
         if eos is not None and len(ids) > 1 and ids[-1] == eos:
@@ -419,7 +419,7 @@ class LanguageLearner(RNNLearner):
     def _finish(self, text: str, new_ids: list[int], sep: str, decoder: Callable) -> str:
         if self.backwards:  # generated right to left: the words come before the prompt
             new_ids = list(reversed(new_ids))
-        toks = self.data.label_lists.train.x.vocab.textify(new_ids, sep=None)
+        toks = self.data.vocab.textify(new_ids, sep=None)
         words = decoder(toks)
         if decoder is decode_spec_tokens and sep == " ":
             gen = join_for_people(words)
@@ -460,7 +460,7 @@ class LanguageLearner(RNNLearner):
 
         >>> # learn.predict('I liked this movie because', 40, temperature=0.75)
         """
-        itos = self.data.label_lists.train.x.vocab.itos
+        itos = self.data.vocab.itos
         ids = self._run(sample_ids, self._prompt_ids(text), n_words, itos, no_unk, temperature, min_p)
         return self._finish(text, ids, sep, decoder)
 
@@ -479,7 +479,7 @@ class LanguageLearner(RNNLearner):
 
         >>> # learn.beam_search('I liked this movie because', 20, beam_sz=20, temperature=0.)
         """
-        itos = self.data.label_lists.train.x.vocab.itos
+        itos = self.data.vocab.itos
         enc = _encoder(self.model)
         ids = self._run(
             beam_search_ids,
