@@ -11,7 +11,7 @@ from .data import TabularDataBunch, TabularItemLists, TabularLine, TabularList
 from .learner import TabularLearner, get_emb_szs, tabular_learner
 from .models import TabularConfig, TabularModel
 from .processor import TabularProcessor
-from .transform import Categorify, FillMissing, FillStrategy, Normalize, TabularProc
+from .procs import Categorify, FillMissing, FillStrategy, Normalize, TabularProc
 
 __all__ = [
     *_core_all,

@@ -25,7 +25,8 @@ from ..core.csv_io import read_csv
 from ..core.data import DataBunch
 from ..core.data_block import ItemList, ItemLists, LabelLists
 from ..core.registry import register
-from .processor import TabularProcessor, _check_procs, _close, resolve_cont_names
+from .processor import TabularProcessor, did_you_mean, resolve_cont_names
+from .procs import check_procs
 
 __all__ = ["TabularList", "TabularItemLists", "TabularLine", "TabularDataBunch"]
 
@@ -108,7 +109,7 @@ class TabularList(ItemList):
         both = sorted(set(cat_names) & set(cont_names or []))
         if both:
             raise ValueError(f"column(s) {both} are in both cat_names and cont_names; keep each in one list")
-        procs = _check_procs(procs)
+        procs = check_procs(procs)
         df = df.reset_index(drop=True)  # positions are the items (pandas >= 3 copies no data here)
         return cls(np.arange(len(df)), cat_names, cont_names, procs, path=path, inner_df=df, **kwargs)
 
@@ -296,7 +297,9 @@ def _check_names(df: pd.DataFrame, names: Sequence[str] | None, arg: str) -> lis
     names = list(names)
     for n in names:
         if n not in df.columns:
-            raise KeyError(f"{arg} has {n!r}, but the DataFrame has no such column{_close(n, df.columns)}")
+            raise KeyError(
+                f"{arg} has {n!r}, but the DataFrame has no such column{did_you_mean(n, df.columns)}"
+            )
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise ValueError(f"{arg} lists {dup} more than once; list each column once")
@@ -313,7 +316,7 @@ def _label_names(df: pd.DataFrame, cols: Any) -> list[str]:
             names.append(df.columns[c])
         else:
             raise KeyError(
-                f"label_from_df: cols={c!r} is not a column of the DataFrame{_close(c, df.columns)}"
+                f"label_from_df: cols={c!r} is not a column of the DataFrame{did_you_mean(c, df.columns)}"
             )
     return names
 

@@ -15,7 +15,7 @@ from ..core.learner import set_seed
 from ..core.metrics import accuracy
 from .data import TabularList
 from .learner import tabular_learner
-from .transform import Categorify, FillMissing, Normalize
+from .procs import Categorify, FillMissing, Normalize
 
 __all__ = ["run_demo"]
 

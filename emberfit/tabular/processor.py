@@ -12,20 +12,17 @@ import difflib
 import warnings
 from collections.abc import Iterable, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..core.checks import INF_FIX, inf_by_column
-from ..core.data_block import PreProcessor
+from ..core.data_block import ItemList, PreProcessor
 from ..core.registry import register
-from .transform import NA_CATEGORY, Categorify, TabularProc
+from .procs import NA_CATEGORY, Categorify, TabularProc, make_proc
 
-if TYPE_CHECKING:
-    from .data import TabularList
-
-__all__ = ["TabularProcessor", "resolve_cont_names", "prepare_frame"]
+__all__ = ["TabularProcessor", "resolve_cont_names", "prepare_frame", "did_you_mean"]
 
 
 @register("processor", "tabular.TabularProcessor")
@@ -33,7 +30,9 @@ class TabularProcessor(PreProcessor):
     """Fits the procs on the training rows, then turns any rows into ``(codes, conts)`` arrays.
 
     Its state (input names, each proc's JSON state, output names, the classes of each
-    categorical column with ``#na#`` first) is what ``learn.export()`` saves.
+    categorical column with ``#na#`` first) is what ``learn.export()`` saves. The items it
+    fits and processes are TabularLists (typed as ItemList here, so this module needs no
+    import of :mod:`emberfit.tabular.data`, which imports it).
     """
 
     state_attrs = ("cat_names", "cont_names", "proc_states", "out_cat_names", "out_cont_names", "classes")
@@ -55,7 +54,7 @@ class TabularProcessor(PreProcessor):
     def _restored(self) -> None:
         _ = self.procs_  # rebuild the procs now: a bad proc state fails at load, not at predict
 
-    def _fit(self, items: TabularList) -> None:
+    def _fit(self, items: ItemList) -> None:
         df = items.inner_df
         cats = list(items.cat_names or [])
         conts = resolve_cont_names(df, cats, items.cont_names, exclude=())
@@ -70,7 +69,7 @@ class TabularProcessor(PreProcessor):
                 )
         procs = []
         for spec in list(items.procs or []):
-            proc = _make_proc(spec, cats, conts)
+            proc = make_proc(spec, cats, conts)
             proc.fit(work)
             work = proc.apply(work, train=True)
             cats += [n for n in proc.cat_names if n not in cats]
@@ -88,7 +87,7 @@ class TabularProcessor(PreProcessor):
         # the training rows were just transformed; keep the result for process() instead of redoing it
         items._fit_arrays = self._finish(work)
 
-    def process(self, items: TabularList) -> None:
+    def process(self, items: ItemList) -> None:
         arrays = items.__dict__.pop("_fit_arrays", None)
         if arrays is None:
             work = prepare_frame(items.inner_df, self.cat_names, self.cont_names, "these rows")
@@ -152,7 +151,7 @@ def prepare_frame(
     if missing:
         kind = "cat_names" if missing[0] in cat_names else "cont_names"
         raise KeyError(
-            f"{where} have no column {missing[0]!r} (listed in {kind}){_close(missing[0], df.columns)}; "
+            f"{where} have no column {missing[0]!r} (listed in {kind}){did_you_mean(missing[0], df.columns)}; "
             f"columns present: {list(df.columns)[:30]}"
         )
     work = df[[*cat_names, *cont_names]]
@@ -189,35 +188,7 @@ def _as_float(col: pd.Series, name: str) -> pd.Series:
     return num.astype(np.float64)
 
 
-def _close(name: Any, columns: Iterable) -> str:
+def did_you_mean(name: Any, columns: Iterable) -> str:
+    """``"; did you mean [...]?"`` naming the columns close to ``name``, or ``""`` when none is."""
     close = difflib.get_close_matches(str(name), [str(c) for c in columns], n=3, cutoff=0.6)
     return f"; did you mean {close}?" if close else ""
-
-
-def _check_procs(procs: Any) -> list:
-    if procs is None:
-        return []
-    if isinstance(procs, type) or isinstance(procs, TabularProc) or not isinstance(procs, (list, tuple)):
-        procs = [procs]
-    for p in procs:
-        is_class = isinstance(p, type)
-        ok = issubclass(p, TabularProc) if is_class else isinstance(p, TabularProc) or callable(p)
-        if not ok:
-            raise TypeError(
-                f"procs must hold TabularProc classes such as FillMissing, Categorify, Normalize "
-                f"(or partials/instances of them), got {p!r}"
-            )
-    return list(procs)
-
-
-def _make_proc(spec: Any, cat_names: list[str], cont_names: list[str]) -> TabularProc:
-    """A fresh proc from a class/partial (given the current names) or a user's unfitted instance."""
-    if isinstance(spec, TabularProc):
-        proc = spec
-        if not proc.cat_names and not proc.cont_names:
-            proc.cat_names, proc.cont_names = list(cat_names), list(cont_names)
-    else:
-        proc = spec(list(cat_names), list(cont_names))
-    if not isinstance(proc, TabularProc):
-        raise TypeError(f"procs entry {spec!r} built {type(proc).__name__}, not a TabularProc")
-    return proc

@@ -71,7 +71,7 @@ def test_facade_exports_exactly_its_list():
     assert "all" not in ns  # no builtin shadowed
 
 
-@pytest.mark.parametrize("module", ["transform", "data", "models", "learner"])
+@pytest.mark.parametrize("module", ["procs", "data", "models", "learner"])
 def test_docstring_examples_run(module):
     mod = importlib.import_module(f"emberfit.tabular.{module}")
     globs = {n: getattr(tabular, n) for n in tabular.__all__}

@@ -272,6 +272,36 @@ class Normalize(TabularProc):
         return df
 
 
+def check_procs(procs: Any) -> list:
+    """The ``procs`` argument as a list, refusing anything that is not a proc class, partial or instance."""
+    if procs is None:
+        return []
+    if isinstance(procs, type) or isinstance(procs, TabularProc) or not isinstance(procs, (list, tuple)):
+        procs = [procs]
+    for p in procs:
+        is_class = isinstance(p, type)
+        ok = issubclass(p, TabularProc) if is_class else isinstance(p, TabularProc) or callable(p)
+        if not ok:
+            raise TypeError(
+                f"procs must hold TabularProc classes such as FillMissing, Categorify, Normalize "
+                f"(or partials/instances of them), got {p!r}"
+            )
+    return list(procs)
+
+
+def make_proc(spec: Any, cat_names: list[str], cont_names: list[str]) -> TabularProc:
+    """A fresh proc from a class/partial (given the current names) or a user's unfitted instance."""
+    if isinstance(spec, TabularProc):
+        proc = spec
+        if not proc.cat_names and not proc.cont_names:
+            proc.cat_names, proc.cont_names = list(cat_names), list(cont_names)
+    else:
+        proc = spec(list(cat_names), list(cont_names))
+    if not isinstance(proc, TabularProc):
+        raise TypeError(f"procs entry {spec!r} built {type(proc).__name__}, not a TabularProc")
+    return proc
+
+
 # -- helpers -----------------------------------------------------------------------------
 
 
