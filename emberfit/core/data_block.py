@@ -44,10 +44,12 @@ class PreProcessor:
     """Something fitted on the training items and then applied to every split.
 
     Subclasses implement ``_fit(items)`` and ``process(items)``, and store their fitted
-    state as JSON-able attributes listed in ``state_attrs``.
+    state as JSON-able attributes listed in ``state_attrs``. State added after files were
+    written goes in ``state_defaults`` too: the value an older file that lacks it loads with.
     """
 
     state_attrs: tuple[str, ...] = ()
+    state_defaults: dict[str, Any] = {}
 
     def __init__(self):
         self.fitted = False
@@ -75,6 +77,9 @@ class PreProcessor:
         proc = proc_cls.__new__(proc_cls)
         PreProcessor.__init__(proc)
         for a in proc.state_attrs:
+            if a not in state and a in proc.state_defaults:
+                setattr(proc, a, proc.state_defaults[a])
+                continue
             if a not in state:
                 raise ValueError(f"{entry} lacks its fitted state {a!r}")
             check_json(state[a], f"{entry}.{a}")
