@@ -38,19 +38,17 @@ from ..core.registry import register
 from .data import LMLabelList, TextList
 from .generate import beam_search_ids, decode_spec_tokens, join_for_people, sample_ids
 from .loaders import SortishLoader
-from .models.awd_lstm import (
+from .models import (
     AWD_LSTM,
     AWDLSTMConfig,
     LinearDecoder,
     MultiBatchEncoder,
-    SequentialRNN,
     awd_lstm_clas_config,
     awd_lstm_clas_split,
     awd_lstm_lm_config,
     awd_lstm_lm_split,
     awd_lstm_small_lm_config,
-    get_language_model,
-    get_text_classifier,
+    build_text_model,
 )
 from .pretrained import find_pretrained, load_pretrained, load_weights
 from .transform import BOS, EOS
@@ -69,37 +67,6 @@ __all__ = [
 # Where a pretrained small-preset model shipped inside the package is looked for
 # (weights + itos JSON; see bundled_pretrained).
 BUNDLED_DIR = Path(__file__).parent / "pretrained_models" / "awd_lstm_small"
-
-
-# ----------------------------------------------------------------------------- the model factory
-@register("model", "text.build_text_model")
-def build_text_model(
-    kind: str,
-    vocab_sz: int,
-    config: dict,
-    drop_mult: float = 1.0,
-    n_class: int | None = None,
-    bptt: int = 70,
-    max_len: int = 70 * 20,
-    lin_ftrs: Sequence[int] | None = None,
-    ps: Sequence[float] | None = None,
-) -> SequentialRNN:
-    """An AWD-LSTM language model (``kind='lm'``) or classifier (``'clas'``) from JSON-able settings.
-
-    This is what ``load_learner`` calls to rebuild an exported text model.
-
-    >>> cfg = dataclasses.asdict(awd_lstm_small_lm_config)
-    >>> build_text_model('lm', 100, cfg)(torch.randint(0, 100, (2, 5)))[0].shape
-    torch.Size([2, 5, 100])
-    """
-    cfg = AWDLSTMConfig.from_any(dict(config), awd_lstm_lm_config)
-    if kind == "lm":
-        return get_language_model(cfg, vocab_sz, drop_mult)
-    if kind == "clas":
-        if not isinstance(n_class, int) or n_class < 1:
-            raise ValueError(f"a classifier needs n_class >= 1, got {n_class!r}")
-        return get_text_classifier(cfg, vocab_sz, n_class, bptt, max_len, lin_ftrs, ps, drop_mult)
-    raise ValueError(f"kind must be 'lm' or 'clas', got {kind!r}")
 
 
 def _raw(model: nn.Module) -> nn.Module:

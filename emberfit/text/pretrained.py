@@ -24,13 +24,8 @@ import torch
 from torch import Tensor, nn
 
 from emberfit.core.io import atomic_write, load_tensors, save_tensors
-from emberfit.text.models.awd_lstm import (
-    AWD_LSTM,
-    AWDLSTMConfig,
-    LinearDecoder,
-    MultiBatchEncoder,
-    awd_lstm_lm_config,
-)
+from emberfit.text.models.awd_lstm import AWD_LSTM, AWDLSTMConfig, awd_lstm_lm_config
+from emberfit.text.models.heads import LinearDecoder, MultiBatchEncoder
 
 __all__ = [
     "load_itos",

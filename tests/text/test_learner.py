@@ -580,7 +580,9 @@ def test_lesson_path_on_the_imdb_sample(tmp_path):
     assert clas.predict("I really loved that movie, it was awesome!")[0] in ("negative", "positive")
 
 
-@pytest.mark.parametrize("module", ["generate", "learner"])
+@pytest.mark.parametrize(
+    "module", ["generate", "models.dropout", "models.awd_lstm", "models.heads", "models.build"]
+)
 def test_docstring_examples_run(module):
     import doctest
     import importlib
