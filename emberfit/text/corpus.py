@@ -36,6 +36,7 @@ import pandas as pd
 import torch
 
 from ..core.data_block import CategoryList, LabelList, LabelLists
+from .blanks import drop_blank_tokens
 from .data import LMLabelList, LMTextList, TextList, TextProcessor, read_text_file
 from .loaders import ragged_take
 from .transform import BOS, TokenizedCorpus, Tokenizer
@@ -313,6 +314,12 @@ def prepare_corpus(
         texts, grp = read_corpus(p, text_field, text_col)
         if not texts:
             raise ValueError(f"corpus {p} holds no documents")
+        if all(not t.removeprefix(BOS).strip() for t in texts):  # a model of nothing but xxbos
+            raise ValueError(
+                f"corpus {p}: all {int(grp.max()) + 1} documents are empty or only whitespace; the texts are "
+                f"read from the field text_field={text_field!r} (.jsonl) or the column text_col={text_col!r} "
+                "(.csv): check those names (--text-field, --text-col)"
+            )
         if log:
             log(f"tokenizing {p}: {int(grp.max()) + 1} documents in {len(texts)} pieces", flush=True)
         corpora.append(tok.process_corpus(texts, cache_dir=_cache_dir() if cache else None))
@@ -320,7 +327,7 @@ def prepare_corpus(
         g0 += int(grp.max()) + 1
         sources.append(np.full(len(texts), i, dtype=np.int16))
         names.append(Path(p).name or str(p))
-    corpus = concat_corpora(corpora)
+    corpus = drop_blank_tokens(concat_corpora(corpora))  # no bare-whitespace tokens in vocab or ids
     vocab = Vocab.create(corpus, max_vocab=max_vocab, min_freq=min_freq)
     ids = vocab.numericalize_corpus(corpus, dtype=np.int32)
     if log:

@@ -15,7 +15,9 @@ the tokens instead of tokenizing again.
 
 Bad input is handled, never a crash: a missing text (None/NaN) becomes an empty text (just
 ``xxbos``), a non-string value is converted with ``str()``, undecodable bytes in a file are
-replaced by U+FFFD; each kind is counted in one warning.
+replaced by U+FFFD; each kind is counted in one warning, with the texts that are empty or only
+whitespace. Training texts that are *all* empty are refused. Tokens of bare whitespace never
+reach the vocabulary or the ids (see :mod:`emberfit.text.blanks`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from torch.nn import functional as F
 
 from ..core.data_block import EmptyLabelList, ItemList, ItemLists, LabelList, LabelLists, PreProcessor
 from ..core.registry import register
+from .blanks import check_empty_texts, drop_blank_tokens
 from .loaders import LMLoader, SortishLoader, ragged_take
 from .transform import BOS, EOS, FLD, TokenizedCorpus, Tokenizer
 from .vocab import Vocab
@@ -85,8 +88,9 @@ class _InputReport:
     def __init__(self):
         self.missing = self.non_str = self.bad_files = self.bad_seqs = 0
         self.non_str_example = self.bad_file_example = None
+        self.empty: list[bool] = []  # per text: empty or only whitespace
 
-    def warn(self, what: str = "TextList") -> None:
+    def warn(self, what: str = "TextList", extra: str | None = None) -> None:
         parts = []
         if self.missing:
             parts.append(f"{self.missing} missing text(s) (None/NaN) became empty texts (just {BOS!r})")
@@ -101,6 +105,8 @@ class _InputReport:
                 f"{self.bad_files} file(s) were not valid UTF-8: {self.bad_seqs} undecodable byte "
                 f"sequence(s) were replaced by U+FFFD (e.g. in {self.bad_file_example})"
             )
+        if extra:
+            parts.append(extra)
         if parts:
             warnings.warn(f"{what}: " + "; ".join(parts) + ".", stacklevel=4)
 
@@ -173,6 +179,9 @@ def join_texts(
             fields = [_one_text(f, report) for f in o]
         else:
             fields = [_one_text(o, report)]
+        report.empty.append(all(not f or f.isspace() for f in fields))
+        # whitespace alone says nothing: it must not become a token (e.g. ' ' for a text of spaces)
+        fields = [f if f and not f.isspace() else "" for f in fields]
         if mark_fields:
             t = " ".join(f"{FLD} {k + 1} {f}" for k, f in enumerate(fields))
         else:
@@ -275,29 +284,37 @@ class TextProcessor(PreProcessor):
         if cache is None and len(texts) >= _CACHE_MIN_TEXTS:
             cache = _default_cache_dir()
         kw = {"chunksize": self.chunksize} if getattr(self, "chunksize", None) else {}
-        return self.tokenizer.process_corpus(texts, cache_dir=cache or None, **kw)
+        # the cache holds the tokenizer's output; bare whitespace tokens are dropped after it
+        return drop_blank_tokens(self.tokenizer.process_corpus(texts, cache_dir=cache or None, **kw))
 
-    def _corpus(self, items: TextList) -> TokenizedCorpus:
-        """The tokens of ``items``, taken from its pre-split list's tokens when worthwhile."""
+    def _corpus(self, items: TextList, fitting: bool = False) -> tuple[TokenizedCorpus, np.ndarray]:
+        """The tokens of ``items`` and which texts are empty, from its pre-split list's when worthwhile."""
         root, idx = getattr(items, "_root", None), getattr(items, "_root_idx", None)
         if root is not None:
             corpus = getattr(root, "_tok_corpus", None)
             if corpus is None and len(items) >= _ROOT_MIN_SHARE * len(root):
-                corpus = root._tok_corpus = self._tokenize_items(root)
+                corpus, root._tok_empty = self._tokenize_items(root, fitting)
+                root._tok_corpus = corpus
             if corpus is not None:
                 ids, offsets = ragged_take(corpus.ids, corpus.offsets, idx)
-                return TokenizedCorpus(corpus.vocab, ids, offsets)
-        return self._tokenize_items(items)
+                return TokenizedCorpus(corpus.vocab, ids, offsets), root._tok_empty[idx]
+        return self._tokenize_items(items, fitting)
 
-    def _tokenize_items(self, items: TextList) -> TokenizedCorpus:
+    def _tokenize_items(self, items: TextList, fitting: bool = False) -> tuple[TokenizedCorpus, np.ndarray]:
         report = _InputReport()
-        corpus = self.tokenize(self.texts(items.items, report))
-        report.warn(type(items).__name__)
-        return corpus
+        texts = self.texts(items.items, report)
+        what, empty = type(items).__name__, np.asarray(report.empty, dtype=bool)
+        # all-empty training texts are refused here, before the tokenizing work
+        empty_part = check_empty_texts(empty, what, getattr(items, "_text_cols", None), fitting)
+        corpus = self.tokenize(texts)
+        report.warn(what, empty_part)
+        return corpus, empty
 
     # -- PreProcessor protocol --------------------------------------------------------------
     def _fit(self, items: TextList) -> None:
-        corpus = self._corpus(items)
+        corpus, empty = self._corpus(items, fitting=True)
+        # the training split alone may be all empty when its pre-split list is not: refuse that too
+        check_empty_texts(empty, type(items).__name__, getattr(items, "_text_cols", None), fitting=True)
         items._fit_corpus = corpus  # process() reuses it instead of tokenizing twice
         if self.itos is None:
             self._vocab = Vocab.create(corpus, max_vocab=self.max_vocab, min_freq=self.min_freq)
@@ -306,7 +323,7 @@ class TextProcessor(PreProcessor):
     def process(self, items: TextList) -> None:
         corpus = items.__dict__.pop("_fit_corpus", None)
         if corpus is None:
-            corpus = self._corpus(items)
+            corpus = self._corpus(items)[0]
         items.ids, items.offsets = self.numericalize_corpus(corpus)
         items._root = items._root_idx = None  # release the pre-split list's tokens
 
@@ -319,7 +336,7 @@ class TextProcessor(PreProcessor):
         report = _InputReport()
         text = self.texts([item], report)
         report.warn("predict")
-        corpus = self.tokenizer.process_corpus(text)
+        corpus = drop_blank_tokens(self.tokenizer.process_corpus(text))
         return self.numericalize_corpus(corpus)[0].astype(np.int64)
 
 
@@ -376,8 +393,18 @@ class TextList(ItemList):
         self.offsets: np.ndarray | None = None  # int64, document i = ids[offsets[i]:offsets[i+1]]
         self._root: TextList | None = None  # the pre-split list this one was cut from
         self._root_idx: np.ndarray | None = None
+        self._text_cols: list | None = None  # the DataFrame column(s) of the texts, for messages
 
     # -- constructors -----------------------------------------------------------------------
+    @classmethod
+    def from_df(cls, df: pd.DataFrame, path: str | pathlib.Path = ".", cols: Any = 0, **kwargs) -> TextList:
+        """Texts from column(s) ``cols`` of ``df`` (names or positions); see :meth:`ItemList.from_df`."""
+        out = super().from_df(df, path=path, cols=cols, **kwargs)
+        names = cols if isinstance(cols, (list, tuple)) else [cols]
+        # positions become names, so that messages can say which column holds empty texts
+        out._text_cols = [df.columns[c] if isinstance(c, int) and c not in df.columns else c for c in names]
+        return out
+
     @classmethod
     def from_folder(
         cls,
@@ -434,6 +461,7 @@ class TextList(ItemList):
     def new_subset(self, idx: np.ndarray) -> TextList:
         idx = np.asarray(idx, dtype=np.int64)
         out = super().new_subset(idx)
+        out._text_cols = self._text_cols
         if self.ids is not None:
             out.ids, out.offsets = ragged_take(self.ids, self.offsets, idx)
             out.processor = self.processor
@@ -447,6 +475,7 @@ class TextList(ItemList):
         """This (unprocessed) list as another TextList class, keeping settings and pre-split origin."""
         out = cls(self.items, path=self.path, inner_df=self.inner_df, **self._kwargs)
         out._root, out._root_idx = self._root, self._root_idx
+        out._text_cols = self._text_cols
         out.processor = self.processor
         return out
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emberfit.text.blanks import is_blank_token
 from emberfit.text.transform import TokenizedCorpus, text_spec_tok
 
 __all__ = ["Vocab"]
@@ -109,7 +110,8 @@ class Vocab:
         """Vocabulary of ``tokens`` (one token list per text, or a ``TokenizedCorpus``).
 
         fastai v1's recipe: the ``max_vocab`` most frequent tokens (ties: first seen first),
-        keeping those seen at least ``min_freq`` times; the special tokens moved to the front
+        keeping those seen at least ``min_freq`` times, never a token of bare whitespace such as ``' '``
+        (see :mod:`emberfit.text.blanks`); the special tokens moved to the front
         (so ``xxunk`` = 0, ``xxpad`` = 1); cut to ``max_vocab``; padded with ``'xxfake'`` to a
         multiple of 8 when shorter.
 
@@ -132,7 +134,7 @@ class Vocab:
                 "wrap a single text's tokens in a list: Vocab.create([tokens])."
             )
         specials = list(text_spec_tok if special_tokens is None else special_tokens)
-        itos = [t for t, c in _most_common(tokens, max_vocab) if c >= min_freq]
+        itos = [t for t, c in _most_common(tokens, max_vocab) if c >= min_freq and not is_blank_token(t)]
         front = set(specials)
         itos = (specials + [t for t in itos if t not in front])[:max_vocab]
         if len(itos) < max_vocab:
