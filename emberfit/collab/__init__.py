@@ -8,9 +8,12 @@ EmbeddingDotBias and EmbeddingNN (with their config dataclasses), collab_learner
 from ..core import *
 from ..core import __all__ as _core_all
 from ..core.datasets import URLs, untar_data
-from .data import CollabDataBunch, CollabList, CollabProcessor
-from .learner import CollabLearner, CollabPrediction, FactorTensor, collab_learner
+from .data import CollabDataBunch, CollabList
+from .interpret import FactorTensor
+from .learner import CollabLearner, collab_learner
 from .models import DotBiasConfig, EmbeddingDotBias, EmbeddingNN, EmbeddingNNConfig
+from .predict import CollabPrediction
+from .processor import CollabProcessor
 
 # untar_data/URLs come from core's __all__ once it exports them; listed here only until then
 _data_access = [n for n in ("untar_data", "URLs") if n not in _core_all]

@@ -4,7 +4,8 @@ A ratings table has one row per (user, item, rating). Users and items are mapped
 contiguous indices learned on the training split, with index 0 reserved for ``#na#``: an
 id the training split never saw (a valid/test row of a new user or item) maps there, and
 the models answer such rows with the cold-start baseline (see :mod:`emberfit.collab.models`).
-The id maps are the processor's JSON state, so saved data and exported learners need no pickle.
+The id maps are the JSON state of :class:`~emberfit.collab.processor.CollabProcessor`, so
+saved data and exported learners need no pickle.
 """
 
 from __future__ import annotations
@@ -18,63 +19,11 @@ import torch
 
 from ..core.checks import inf_rows
 from ..core.data import DataBunch
-from ..core.data_block import FloatList, ItemList, LabelLists, PreProcessor
+from ..core.data_block import FloatList, ItemList, LabelLists
 from ..core.registry import register
+from .processor import CollabProcessor, py_scalar
 
-__all__ = ["CollabDataBunch", "CollabList", "CollabProcessor", "NA"]
-
-NA = "#na#"
-
-
-def _py(o: Any) -> Any:
-    """numpy scalars -> Python scalars, so ids are JSON-able."""
-    return o.item() if isinstance(o, np.generic) else o
-
-
-def _sorted_ids(values: np.ndarray) -> list:
-    """Unique ids, sorted (numbers numerically, then everything else as strings)."""
-    uniq = pd.unique(values)
-    return sorted(
-        (_py(o) for o in uniq), key=lambda o: (0, o, "") if isinstance(o, (int, float)) else (1, 0, str(o))
-    )
-
-
-@register("processor", "collab.CollabProcessor")
-class CollabProcessor(PreProcessor):
-    """Learns the user and item ids of the training split and encodes every split to indices.
-
-    ``outside_train`` remembers ids that appeared in valid/test but not in train, so a
-    lookup of such an id can say so instead of just "not found".
-    """
-
-    state_attrs = ("user_classes", "item_classes", "outside_train")
-
-    def __init__(self):
-        super().__init__()
-        self.user_classes: list = []
-        self.item_classes: list = []
-        self.outside_train: dict[str, list] = {"user": [], "item": []}
-
-    def _fit(self, items: CollabList) -> None:
-        self.user_classes = [NA, *_sorted_ids(items.items[:, 0])]
-        self.item_classes = [NA, *_sorted_ids(items.items[:, 1])]
-        self.outside_train = {"user": [], "item": []}
-
-    def encode(self, pairs: np.ndarray) -> np.ndarray:
-        """Raw ``(n, 2)`` (user, item) ids -> ``(n, 2)`` int64 indices; unknown ids -> 0 (``#na#``)."""
-        codes = np.zeros((len(pairs), 2), dtype=np.int64)
-        if len(pairs):
-            for col, classes in enumerate((self.user_classes, self.item_classes)):
-                codes[:, col] = pd.Index(classes[1:]).get_indexer(pd.Index(pairs[:, col])) + 1
-        return codes
-
-    def process(self, items: CollabList) -> None:
-        items.codes = self.encode(items.items)
-        # remember which ids a split other than train brought, for clearer lookup errors later
-        for col, side in enumerate(("user", "item")):
-            unknown = pd.unique(items.items[items.codes[:, col] == 0, col]) if len(items.items) else []
-            seen = set(self.outside_train[side])
-            self.outside_train[side] += [_py(o) for o in unknown if _py(o) not in seen]
+__all__ = ["CollabDataBunch", "CollabList", "check_ratings", "pair_of", "pairs_array"]
 
 
 @register("items", "collab.CollabList")
@@ -85,7 +34,7 @@ class CollabList(ItemList):
 
     def __init__(self, items, path=".", inner_df=None, user_name="user", item_name="item", **kwargs):
         super().__init__(
-            _pairs_array(items),
+            pairs_array(items),
             path=path,
             inner_df=inner_df,
             user_name=user_name,
@@ -105,7 +54,7 @@ class CollabList(ItemList):
             u, it = self.codes[i]
             if u and it:
                 return self.processor.user_classes[u], self.processor.item_classes[it]
-        return tuple(_py(o) for o in self.items[i])
+        return tuple(py_scalar(o) for o in self.items[i])
 
     def to_tensors(self) -> torch.Tensor:
         return torch.as_tensor(self.codes, dtype=torch.long)  # (n, 2): user index, item index
@@ -125,7 +74,7 @@ class CollabList(ItemList):
 
     def item_to_batch(self, item: Any, lls: LabelLists) -> torch.Tensor:
         """A ``(user, item)`` pair (tuple, dict or Series) -> a ``(1, 2)`` tensor of indices."""
-        pair = _pairs_array([pair_of(item, self.user_name, self.item_name)])
+        pair = pairs_array([pair_of(item, self.user_name, self.item_name)])
         return torch.as_tensor(self.processor.encode(pair))
 
     def to_state(self):
@@ -140,7 +89,7 @@ class CollabList(ItemList):
         return out
 
 
-def _pairs_array(items: Any) -> np.ndarray:
+def pairs_array(items: Any) -> np.ndarray:
     """Items as an ``(n, 2)`` array (from a 2-column array, or a list of pairs)."""
     arr = items if isinstance(items, np.ndarray) else None
     if arr is None or (arr.ndim == 1 and arr.dtype == object):
@@ -163,9 +112,9 @@ def pair_of(row: Any, user_name: Any, item_name: Any) -> tuple:
         missing = [n for n in (user_name, item_name) if n not in row]
         if missing:
             raise KeyError(f"row has no {missing} field(s) (it has {list(row.keys())}); pass (user, item)")
-        return _py(row[user_name]), _py(row[item_name])
+        return py_scalar(row[user_name]), py_scalar(row[item_name])
     if isinstance(row, (tuple, list)) and len(row) == 2:
-        return _py(row[0]), _py(row[1])
+        return py_scalar(row[0]), py_scalar(row[1])
     raise TypeError(
         f"expected a (user, item) pair, a dict or a one-row DataFrame with {user_name!r} and {item_name!r}; "
         f"got {type(row).__name__} {row!r}"
@@ -283,14 +232,25 @@ class CollabDataBunch(DataBunch):
             lls.add_test(CollabList.from_df(test, path=path, cols=[user, item], **kw))
         return lls.databunch(bs=bs, val_bs=val_bs, device=device, path=path)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        proc = self.processor
+        if isinstance(proc, CollabProcessor) and proc.user_name is None:
+            # A file written before the processor kept the column names: its items still
+            # carry them, so copy them over once, here, and read them from the processor after.
+            x = self.label_lists.train.x
+            proc.user_name, proc.item_name = x.user_name, x.item_name
+
     # -- what the models and the learner need ----------------------------------------------
     @property
     def user_name(self) -> Any:
-        return self.label_lists.train.x.user_name
+        """The column of the user ids."""
+        return self.processor.user_name
 
     @property
     def item_name(self) -> Any:
-        return self.label_lists.train.x.item_name
+        """The column of the item ids (or titles)."""
+        return self.processor.item_name
 
     @property
     def n_users(self) -> int:

@@ -21,7 +21,7 @@ from torch import nn
 from ..core.layers import MLP, SigmoidRange, embedding
 from ..core.registry import register
 
-__all__ = ["EmbeddingDotBias", "EmbeddingNN", "DotBiasConfig", "EmbeddingNNConfig"]
+__all__ = ["EmbeddingDotBias", "EmbeddingNN", "DotBiasConfig", "EmbeddingNNConfig", "factor_embedding"]
 
 
 @dataclass(frozen=True)
@@ -165,3 +165,10 @@ class EmbeddingNN(_ColdStartBaseline):
         emb = torch.cat([e(x[:, k]) for k, e in enumerate(self.embeds)], dim=1)  # (bs, user_w + item_w)
         out = self.layers(self.emb_drop(emb)).squeeze(1)  # (bs, 1) -> (bs,)
         return self._fill_cold(x, out)
+
+
+def factor_embedding(model: EmbeddingDotBias | EmbeddingNN, is_item: bool) -> nn.Embedding:
+    """The item (``is_item``) or user factor embedding of either model."""
+    if isinstance(model, EmbeddingNN):
+        return model.embeds[int(is_item)]
+    return model.i_weight if is_item else model.u_weight

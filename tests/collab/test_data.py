@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from emberfit.collab import CollabDataBunch, DatasetType, load_data
-from emberfit.collab.data import NA
+from emberfit.collab.processor import NA
 
 from .synth import ratings
 

@@ -216,6 +216,23 @@ def test_export_and_load_learner_round_trip(trained, tmp_path):
         back.bias(["No Such Film"])
 
 
+def test_exports_written_before_the_processor_kept_the_column_names_still_work(trained, tmp_path):
+    """An older export has no user_name/item_name in the processor state: they come from its items."""
+    from emberfit.core.io import load_tensors, save_tensors
+
+    df, learn = trained
+    f = learn.export(tmp_path / "new.safetensors")
+    tensors, meta = load_tensors(f)
+    for key in ("user_name", "item_name"):
+        del meta["data"]["x_proc"][key]
+    save_tensors(tmp_path / "old.safetensors", tensors, meta)
+    back = load_learner(tmp_path, "old.safetensors")
+    assert (back.data.user_name, back.data.item_name) == ("userId", "title")
+    pd.testing.assert_frame_equal(back.predict_df(df.head(5)), learn.predict_df(df.head(5)))
+    row = {"userId": df.userId.iloc[0], "title": df.title.iloc[0]}
+    assert back.predict(row).rating == pytest.approx(learn.predict(row).rating)
+
+
 def test_nn_learner_trains_and_exports(tmp_path):
     _, data = _data(tmp_path)
     set_seed(0)
