@@ -177,9 +177,7 @@ class TabularList(ItemList):
         """Any new rows, processed with the fitted procs, as ``(cats, conts)`` tensors."""
         if self.processor is None:
             raise ValueError("this TabularList has no fitted processor; label the data first")
-        rows = self.new(np.arange(len(df)), inner_df=df.reset_index(drop=True))
-        self.processor.process(rows)
-        return rows.to_tensors()
+        return self.processor.rows_to_tensors(df)
 
     def to_state(self) -> tuple[dict[str, torch.Tensor], dict]:
         tensors = {"codes": torch.from_numpy(self.codes), "conts": torch.from_numpy(self.conts)}
@@ -278,12 +276,10 @@ class TabularDataBunch(DataBunch):
         lls = il.split_by_idx(valid_idx).label_from_df(cols=dep_var, **label_kw)
         if test_df is not None:
             lls.add_test(TabularList.from_df(test_df, path, cat_names, cont_names))
-        data = lls.databunch(bs=bs, val_bs=val_bs, device=device, **kwargs)
-        out = cls(
-            data.train_dl, data.valid_dl, data.test_dl, device=data.device, path=data.path, label_lists=lls
-        )
-        out._kwargs = data._kwargs
-        return out
+        return lls.databunch(bs=bs, val_bs=val_bs, device=device, **kwargs)
+
+
+TabularList.databunch_cls = TabularDataBunch  # lls.databunch() and load_data() build a TabularDataBunch
 
 
 # -- checks and helpers --------------------------------------------------------------------

@@ -26,6 +26,7 @@ from ..core.learner import Learner
 from ..core.registry import register
 from .data import TabularList
 from .models import TabularModel
+from .processor import TabularProcessor
 
 __all__ = ["TabularLearner", "tabular_learner", "get_emb_szs"]
 
@@ -52,7 +53,7 @@ class TabularLearner(Learner):
         if not isinstance(bs, int) or bs <= 0:
             raise ValueError(f"bs must be a positive int, got {bs!r}")
         lls = self.data.label_lists
-        cats, conts = lls.train.x.rows_to_tensors(df)
+        cats, conts = self.data.processor.rows_to_tensors(df)
         if hasattr(self.model, "reset"):
             self.model.reset()
         out = torch.cat(
@@ -81,19 +82,24 @@ def get_emb_szs(x: TabularList, emb_szs: dict[str, int] | None = None) -> list[t
 
     >>> # get_emb_szs(data.train_ds.x, {'native-country': 10})
     """
+    return _emb_szs(x.cat_names, x.classes, emb_szs)
+
+
+def _emb_szs(cat_names: list[str], classes: dict[str, list], emb_szs: dict[str, int] | None) -> list:
+    """:func:`get_emb_szs` from the model's categorical inputs and their classes (``#na#`` included)."""
     emb_szs = {} if emb_szs is None else emb_szs
     if not isinstance(emb_szs, dict):
         raise TypeError(f"emb_szs must be a dict {{column: width}}, got {type(emb_szs).__name__}")
     for name, width in emb_szs.items():
-        if name not in x.cat_names:
-            close = difflib.get_close_matches(str(name), x.cat_names, n=3)
+        if name not in cat_names:
+            close = difflib.get_close_matches(str(name), cat_names, n=3)
             hint = f"; did you mean {close}?" if close else ""
-            raise KeyError(f"emb_szs has {name!r}, which is not a categorical column {x.cat_names}{hint}")
+            raise KeyError(f"emb_szs has {name!r}, which is not a categorical column {cat_names}{hint}")
         if not isinstance(width, numbers.Integral) or isinstance(width, bool) or width < 1:
             raise ValueError(f"emb_szs[{name!r}] must be a positive int, got {width!r}")
     out = []
-    for name in x.cat_names:
-        n = len(x.classes[name])
+    for name in cat_names:
+        n = len(classes[name])
         out.append((n, int(emb_szs.get(name, emb_sz_rule(n)))))
     return out
 
@@ -115,8 +121,7 @@ def tabular_learner(
     Classification trains with cross-entropy, regression (float labels) with MSE; ``y_range``
     puts a scaled sigmoid on a regression output. See the module docstring for an example.
     """
-    x = getattr(getattr(getattr(data, "label_lists", None), "train", None), "x", None)
-    if not isinstance(data, DataBunch) or not isinstance(x, TabularList):
+    if not isinstance(data, DataBunch) or not isinstance(data.processor, TabularProcessor):
         raise TypeError(
             "tabular_learner needs a DataBunch built from a TabularList (TabularList.from_df(...)...databunch() "
             f"or TabularDataBunch.from_df), got {type(data).__name__}"
@@ -136,9 +141,10 @@ def tabular_learner(
             raise ValueError(f"y_range must be (low, high) numbers with low < high, got {y_range!r}")
         if not isinstance(y, FloatList):
             raise ValueError("y_range is for regression (float labels); this data is a classification")
+    proc = data.processor  # its out_* names are the model's inputs, after procs such as FillMissing
     model = TabularModel(
-        get_emb_szs(x, emb_szs),
-        len(x.cont_names),
+        _emb_szs(proc.out_cat_names, proc.classes, emb_szs),
+        len(proc.out_cont_names),
         data.c,
         list(layers),
         ps,

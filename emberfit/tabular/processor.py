@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from ..core.checks import INF_FIX, inf_by_column
 from ..core.data_block import ItemList, PreProcessor
@@ -90,13 +91,22 @@ class TabularProcessor(PreProcessor):
     def process(self, items: ItemList) -> None:
         arrays = items.__dict__.pop("_fit_arrays", None)
         if arrays is None:
-            work = prepare_frame(items.inner_df, self.cat_names, self.cont_names, "these rows")
-            for proc in self.procs_:
-                work = proc.apply(work, train=False)
-            arrays = self._finish(work)
+            arrays = self._transform(items.inner_df)
         items.codes, items.conts = arrays
         items.cat_names, items.cont_names = list(self.out_cat_names), list(self.out_cont_names)
         items.classes = self.classes
+
+    def rows_to_tensors(self, df: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
+        """Any new rows, processed with the fitted procs, as ``(cats, conts)`` tensors."""
+        codes, conts = self._transform(df.reset_index(drop=True))
+        return torch.from_numpy(codes), torch.from_numpy(conts)
+
+    def _transform(self, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Rows other than the training ones through the fitted procs, as ``(codes, conts)`` arrays."""
+        work = prepare_frame(df, self.cat_names, self.cont_names, "these rows")
+        for proc in self.procs_:
+            work = proc.apply(work, train=False)
+        return self._finish(work)
 
     def _finish(self, work: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         n = len(work)
