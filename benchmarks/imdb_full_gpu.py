@@ -85,8 +85,9 @@ def offsets_of(lengths: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------------- prep
 def prep(args) -> None:
     from emberfit.core.datasets import Config
-    from emberfit.text.corpus import concat_corpora
-    from emberfit.text.transform import BOS, Tokenizer
+    from emberfit.text.rules import BOS
+    from emberfit.text.token_store import concat_corpora
+    from emberfit.text.tokenizer import Tokenizer
     from emberfit.text.vocab import Vocab
 
     out = Path(args.data)

@@ -60,7 +60,8 @@ def main() -> None:
     from emberfit.text.loaders import ragged_take
     from emberfit.text.pretrain import init_files
     from emberfit.text.pretrained import load_itos
-    from emberfit.text.transform import TokenizedCorpus, Tokenizer
+    from emberfit.text.token_store import TokenizedCorpus
+    from emberfit.text.tokenizer import Tokenizer
 
     t0 = time.perf_counter()
     corpus = prepare_corpus([DATA / "gutenberg", DATA / "imdb" / "unsup.csv.gz"], 28000, 3, log=None)

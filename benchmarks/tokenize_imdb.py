@@ -60,7 +60,7 @@ def read_imdb() -> list[str]:
 
 # ------------------------------------------------------------------- phases (child processes)
 def phase_emberfit(args: argparse.Namespace) -> dict:
-    from emberfit.text.transform import Tokenizer
+    from emberfit.text.tokenizer import Tokenizer
 
     t0 = time.perf_counter()
     texts = read_imdb()
@@ -195,7 +195,7 @@ def main() -> None:
 
         import pandas as pd
 
-        from emberfit.text.transform import Tokenizer
+        from emberfit.text.tokenizer import Tokenizer
 
         sample = pd.read_csv(DATA / "imdb_sample" / "texts.csv", keep_default_na=False)["text"].tolist()
         run_fastai(sample, 0, tmp, dump=tmp / "v2.json")

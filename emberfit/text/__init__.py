@@ -28,7 +28,7 @@ from .models import (
     get_language_model,
     get_text_classifier,
 )
-from .transform import (
+from .rules import (
     BOS,
     EOS,
     FLD,
@@ -38,9 +38,6 @@ from .transform import (
     TK_UP,
     TK_WREP,
     UNK,
-    BaseTokenizer,
-    SpacyTokenizer,
-    Tokenizer,
     deal_caps,
     default_post_rules,
     default_pre_rules,
@@ -52,6 +49,8 @@ from .transform import (
     spec_add_spaces,
     text_spec_tok,
 )
+from .spacy_tokenizer import BaseTokenizer, SpacyTokenizer
+from .tokenizer import Tokenizer
 from .vocab import Vocab
 
 __all__ = [

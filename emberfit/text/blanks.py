@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .transform import BOS, TokenizedCorpus
+from .rules import BOS
+from .token_store import TokenizedCorpus
 
 __all__ = ["is_blank_token", "drop_blank_tokens", "describe_source", "check_empty_texts"]
 
@@ -33,7 +34,7 @@ def is_blank_token(t: str) -> bool:
 def drop_blank_tokens(corpus: TokenizedCorpus) -> TokenizedCorpus:
     """``corpus`` without its blank tokens (see :func:`is_blank_token`), from its token table too.
 
-    >>> from emberfit.text.transform import Tokenizer
+    >>> from emberfit.text.tokenizer import Tokenizer
     >>> c = drop_blank_tokens(Tokenizer(n_cpus=1).process_corpus(["a \\t b", "   "])); c.to_lists(), c.vocab
     ([['a', 'b'], []], ['a', 'b'])
     """

@@ -22,7 +22,7 @@ from ..core.csv_io import read_csv
 from ..core.data import DataBunch, load_data
 from ..core.data_block import MultiCategoryList
 from .data import TextList
-from .transform import Tokenizer
+from .tokenizer import Tokenizer
 from .vocab import Vocab
 
 __all__ = ["TextDataBunch", "TextLMDataBunch", "TextClasDataBunch"]

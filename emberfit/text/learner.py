@@ -51,7 +51,7 @@ from .models import (
     build_text_model,
 )
 from .pretrained import find_pretrained, load_pretrained, load_weights
-from .transform import BOS, EOS
+from .rules import BOS, EOS
 
 __all__ = [
     "AWD_LSTM",

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from emberfit.text.blanks import is_blank_token
-from emberfit.text.transform import TokenizedCorpus, text_spec_tok
+from .blanks import is_blank_token
+from .rules import text_spec_tok
+from .token_store import TokenizedCorpus
 
 __all__ = ["Vocab"]
 
@@ -74,7 +75,7 @@ class Vocab:
         One dictionary lookup per distinct token, then one array indexing step, so a corpus of
         millions of tokens is numericalized in well under a second.
 
-        >>> from emberfit.text.transform import Tokenizer
+        >>> from emberfit.text.tokenizer import Tokenizer
         >>> Vocab(["xxunk", "xxpad", "hi"]).numericalize_corpus(Tokenizer().process_corpus(["hi you"])).tolist()
         [2, 0]
         """

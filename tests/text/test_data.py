@@ -284,12 +284,12 @@ def test_token_cache_makes_the_second_run_skip_tokenizing(tmp_path, monkeypatch)
     df = reviews()
     clas_data(df, cache_dir=tmp_path)
     assert any(tmp_path.iterdir())
-    from emberfit.text import transform
+    from emberfit.text.tokenizer import Tokenizer
 
     def boom(*a, **k):
         raise AssertionError("tokenized again")
 
-    monkeypatch.setattr(transform.Tokenizer, "_chunk_results", boom)
+    monkeypatch.setattr(Tokenizer, "_chunk_results", boom)
     clas_data(df, cache_dir=tmp_path)
 
 

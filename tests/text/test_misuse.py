@@ -119,7 +119,7 @@ def test_no_whitespace_token_reaches_the_vocabulary_or_the_ids():
 
 
 def test_tokenizer_output_is_unchanged():
-    from emberfit.text.transform import Tokenizer
+    from emberfit.text.tokenizer import Tokenizer
 
     assert Tokenizer(n_cpus=1).process_all(["   ", "a\tb"]) == [[" "], ["a", "\t", "b"]]  # fastai v1's tokens
 

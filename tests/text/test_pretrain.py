@@ -18,7 +18,6 @@ from emberfit.core.learner import set_seed
 from emberfit.text.corpus import (
     LMCorpus,
     clas_databunch_from_arrays,
-    concat_corpora,
     prepare_corpus,
     read_corpus,
     strip_gutenberg,
@@ -29,7 +28,8 @@ from emberfit.text.learner import AWD_LSTM, language_model_learner, text_classif
 from emberfit.text.models import awd_lstm_small_clas_config, awd_lstm_small_lm_config
 from emberfit.text.pretrain import PretrainSettings, _plan, main, pretrain, train_lm
 from emberfit.text.pretrained import load_pretrained
-from emberfit.text.transform import Tokenizer
+from emberfit.text.token_store import concat_corpora
+from emberfit.text.tokenizer import Tokenizer
 
 TINY = dataclasses.replace(awd_lstm_small_lm_config, emb_sz=16, n_hid=32)
 TINY_CLAS = dataclasses.replace(awd_lstm_small_clas_config, emb_sz=16, n_hid=32)

@@ -7,7 +7,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from emberfit.text.transform import Tokenizer, text_spec_tok
+from emberfit.text.rules import text_spec_tok
+from emberfit.text.tokenizer import Tokenizer
 from emberfit.text.vocab import Vocab
 
 

@@ -1,4 +1,5 @@
-"""Tests for emberfit.text.transform: v1 rules (golden file), fast path == spaCy, parallel, cache."""
+"""Tests for the tokenizer (emberfit.text.tokenizer and the modules it uses): v1 rules (golden file), fast
+path == spaCy, parallel, cache."""
 
 import json
 import os
@@ -8,17 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emberfit.text import transform as T
-from emberfit.text.transform import (
-    SpacyTokenizer,
-    TokenizedCorpus,
-    Tokenizer,
-    deal_caps,
-    fix_html,
-    replace_all_caps,
-    spacy_spans,
-    text_spec_tok,
-)
+from emberfit.text import rules as R
+from emberfit.text import spacy_tokenizer as S
+from emberfit.text import tokenize_pool
+from emberfit.text.rules import deal_caps, fix_html, replace_all_caps, text_spec_tok
+from emberfit.text.spacy_tokenizer import SpacyTokenizer, spacy_spans
+from emberfit.text.token_store import TokenizedCorpus
+from emberfit.text.tokenizer import Tokenizer
 
 GOLDEN = json.loads((Path(__file__).parent / "golden_tokens.json").read_text(encoding="utf-8"))
 SAMPLE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "imdb_sample" / "texts.csv"
@@ -54,12 +51,12 @@ def synthetic_texts(n: int, seed: int = 0) -> list[str]:
 # ------------------------------------------------------------------------------------ golden
 @pytest.mark.parametrize("case", GOLDEN["pre_rules"], ids=lambda c: f"{c['rule']}:{c['input'][:20]!r}")
 def test_golden_pre_rules(case):
-    assert getattr(T, case["rule"])(case["input"]) == case["output"]
+    assert getattr(R, case["rule"])(case["input"]) == case["output"]
 
 
 @pytest.mark.parametrize("case", GOLDEN["post_rules"], ids=lambda c: c["rule"])
 def test_golden_post_rules(case):
-    assert getattr(T, case["rule"])(case["input"]) == case["output"]
+    assert getattr(R, case["rule"])(case["input"]) == case["output"]
 
 
 @pytest.mark.parametrize("case", GOLDEN["tokenizer"], ids=lambda c: c["case"])
@@ -75,7 +72,7 @@ def test_golden_tokenizer_batch_matches(tok):
 
 def test_golden_covers_every_default_rule():
     covered = {c["rule"] for c in GOLDEN["pre_rules"] + GOLDEN["post_rules"]}
-    assert covered == set(T.KNOWN_RULES)
+    assert covered == set(R.KNOWN_RULES)
 
 
 # ------------------------------------------------------------------------ fast path == spaCy
@@ -107,17 +104,17 @@ def test_separator_cannot_join_a_special_case():
     base = SpacyTokenizer("en")
     base.add_special_cases(text_spec_tok)
     base._special_pairs()
-    assert T._SEP.strip(" ") not in base._left | base._right and "\n " not in base._left | base._right
+    assert S._SEP.strip(" ") not in base._left | base._right and "\n " not in base._left | base._right
 
 
 def test_span_caches_overflowing_are_rebuilt(tok, monkeypatch):
-    monkeypatch.setattr(T, "MEMO_MAX", 7)
+    monkeypatch.setattr(S, "MEMO_MAX", 7)
     texts = synthetic_texts(120, seed=11)
     expected = [slow_path(tok, t) for t in texts]
     assert Tokenizer(n_cpus=1).process_all(texts, chunksize=10) == expected
     base = Tokenizer(n_cpus=1, post_rules=[])._base()
-    raw = [[t.text for t in base.nlp.tokenizer(x)] for x in map(T.fix_html, texts)]
-    assert list(base.pipe(map(T.fix_html, texts), batch_size=10)) == raw
+    raw = [[t.text for t in base.nlp.tokenizer(x)] for x in map(R.fix_html, texts)]
+    assert list(base.pipe(map(R.fix_html, texts), batch_size=10)) == raw
 
 
 def test_generic_path_equals_fast_path(tok):
@@ -142,7 +139,7 @@ def test_parallel_with_spawned_workers(monkeypatch):
     texts = synthetic_texts(300, seed=9)
     expected = Tokenizer(n_cpus=1).process_all(texts)
     spawn = multiprocessing.get_context("spawn")
-    monkeypatch.setattr(T.multiprocessing, "get_context", lambda *a: spawn)
+    monkeypatch.setattr(tokenize_pool.multiprocessing, "get_context", lambda *a: spawn)
     assert Tokenizer(n_cpus=2).process_all(iter(texts), chunksize=50) == expected
 
 
@@ -238,10 +235,10 @@ def test_rules_are_replaceable(tok):
     def shout(toks):
         return [t.upper() for t in toks]
 
-    custom = Tokenizer(n_cpus=1, post_rules=[*T.default_post_rules, shout])
+    custom = Tokenizer(n_cpus=1, post_rules=[*R.default_post_rules, shout])
     assert custom.process_all(["Hi you"]) == [["XXMAJ", "HI", "YOU"]]
     shout.per_token = True  # same answer through the per-span cache
-    assert Tokenizer(n_cpus=1, post_rules=[*T.default_post_rules, shout]).process_all(["Hi you"]) == [
+    assert Tokenizer(n_cpus=1, post_rules=[*R.default_post_rules, shout]).process_all(["Hi you"]) == [
         ["XXMAJ", "HI", "YOU"]
     ]
 
@@ -257,7 +254,7 @@ def test_json_round_trip_and_unknown_rule():
         "rm_useless_spaces",
     ]
     back = Tokenizer.from_json(desc)
-    assert back.pre_rules == T.default_pre_rules and back.post_rules == T.default_post_rules
+    assert back.pre_rules == R.default_pre_rules and back.post_rules == R.default_post_rules
     assert back.special_cases == text_spec_tok and back.lang == "en"
 
     def my_rule(t):
@@ -273,7 +270,7 @@ def test_json_round_trip_and_unknown_rule():
 
 def test_repr_lists_rules():
     assert repr(Tokenizer()).splitlines()[1:] == [
-        f" - {r.__name__}" for r in T.default_pre_rules + T.default_post_rules
+        f" - {r.__name__}" for r in R.default_pre_rules + R.default_post_rules
     ]
 
 
