@@ -27,8 +27,8 @@ DATA = ROOT.parent / "shared" / "data"
 def perplexity(files, itos, texts, bf16: bool, bs: int = 32, bptt: int = 70) -> tuple[float, float, int]:
     """(perplexity, accuracy, tokens) of the model in ``files`` on a ``TokenizedCorpus``."""
     from emberfit.text.corpus import lm_databunch_from_arrays
-    from emberfit.text.learner import AWD_LSTM, language_model_learner
-    from emberfit.text.models import awd_lstm_small_lm_config
+    from emberfit.text.learner import language_model_learner
+    from emberfit.text.models import AWD_LSTM, awd_lstm_small_lm_config
     from emberfit.text.vocab import Vocab
 
     ids, offsets = Vocab(itos).numericalize_corpus(texts), texts.offsets
@@ -58,10 +58,9 @@ def main() -> None:
     a = p.parse_args()
     from emberfit.text.corpus import prepare_corpus
     from emberfit.text.loaders import ragged_take
-    from emberfit.text.pretrain import init_files
-    from emberfit.text.pretrained import load_itos
     from emberfit.text.token_store import TokenizedCorpus
     from emberfit.text.tokenizer import Tokenizer
+    from emberfit.text.weights import init_files, load_itos
 
     t0 = time.perf_counter()
     corpus = prepare_corpus([DATA / "gutenberg", DATA / "imdb" / "unsup.csv.gz"], 28000, 3, log=None)

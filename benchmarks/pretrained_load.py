@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from emberfit.text.models import awd_lstm_lm_config, get_language_model
-from emberfit.text.pretrained import find_pretrained, load_pretrained
+from emberfit.text.weights import find_pretrained, load_pretrained
 
 VOCAB, EMB, HID = 60_000, 400, 1152
 

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _pretrain(args: list[str]) -> int:
     try:
-        mod = importlib.import_module("emberfit.text.pretrain")
+        mod = importlib.import_module("emberfit.text.pretrain.cli")
     except ModuleNotFoundError:
         print("emberfit pretrain is not available in this version", file=sys.stderr)
         return 2

@@ -10,13 +10,8 @@ from .data import LMLabelList, LMTextList, Text, TextList, TextProcessor
 from .databunch import TextClasDataBunch, TextDataBunch, TextLMDataBunch
 from .ensemble import ensemble_accuracy, ensemble_predict_texts, ensemble_preds
 from .generate import decode_spec_tokens, detokenize
-from .learner import (
-    LanguageLearner,
-    RNNLearner,
-    RNNRegularizer,
-    language_model_learner,
-    text_classifier_learner,
-)
+from .language_learner import LanguageLearner
+from .learner import language_model_learner, text_classifier_learner
 from .loaders import LMLoader, SortishLoader
 from .models import (
     AWD_LSTM,
@@ -28,6 +23,8 @@ from .models import (
     get_language_model,
     get_text_classifier,
 )
+from .rnn_learner import RNNLearner
+from .rnn_regularizer import RNNRegularizer
 from .rules import (
     BOS,
     EOS,

@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import load_file
 
 from emberfit.text.models import AWDLSTMConfig, get_language_model, get_text_classifier
-from emberfit.text.pretrained import (
+from emberfit.text.weights import (
     config_from_state_dict,
     convert_weights,
     find_pretrained,

@@ -135,3 +135,5 @@ def build_text_model(
     if kind == "clas":
         if not isinstance(n_class, int) or n_class < 1:
             raise ValueError(f"a classifier needs n_class >= 1, got {n_class!r}")
+        return get_text_classifier(cfg, vocab_sz, n_class, bptt, max_len, lin_ftrs, ps, drop_mult)
+    raise ValueError(f"kind must be 'lm' or 'clas', got {kind!r}")

@@ -1,10 +1,4 @@
-"""Pretrained AWD-LSTM weights: fast.ai's published WikiText-103 files and emberfit's own format.
-
-fast.ai's files are a ``torch.save``'d state dict (``lstm_fwd.pth``) and a pickled ``list[str]``
-vocabulary (``itos_wt103.pkl``), in ``Config.model_path()/'wt103-fwd'`` as the archive unpacks.
-Neither is unpickled the usual way: the ``.pth`` goes through ``torch.load(weights_only=True)``
-and the ``.pkl`` through an unpickler that cannot import anything, so it can only ever build
-lists and strings. emberfit's own format is a safetensors file plus the vocabulary as a JSON list.
+"""Pretrained AWD-LSTM state dicts onto models and back: vocabulary mapping, size checks, saving.
 
 The state-dict keys are those of ``emberfit.text.models.get_language_model`` (identical to
 fast.ai's, duplicates included), so loading is ``load_state_dict(strict=True)`` after the rows
@@ -16,101 +10,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from emberfit.core.io import atomic_write, load_tensors, save_tensors
+from emberfit.core.io import atomic_write, save_tensors
 from emberfit.text.models.awd_lstm import AWD_LSTM, AWDLSTMConfig, awd_lstm_lm_config
 from emberfit.text.models.heads import LinearDecoder, MultiBatchEncoder
+from emberfit.text.weights.files import load_itos, load_weights
 
-__all__ = [
-    "load_itos",
-    "load_weights",
-    "convert_weights",
-    "config_from_state_dict",
-    "load_pretrained",
-    "save_pretrained",
-    "find_pretrained",
-]
-
-# Archive name -> (weights file, vocabulary file) as fast.ai published them.
-KNOWN_FILES = {
-    "wt103-fwd": ("lstm_fwd.pth", "itos_wt103.pkl"),
-    "wt103-bwd": ("lstm_bwd.pth", "itos_wt103.pkl"),
-    "wt103-1": ("lstm_wt103.pth", "itos_wt103.pkl"),  # fastai < 1.0.53, n_hid=1150
-    "wt103": ("lstm_wt103.pth", "itos_wt103.pkl"),
-}
-WEIGHT_SUFFIXES, ITOS_SUFFIXES = (".pth", ".pt", ".safetensors"), (".pkl", ".json")
-_MODELZOO = "https://s3.amazonaws.com/fast-ai-modelzoo/"
-
-
-class _NoImportUnpickler(pickle.Unpickler):
-    # Every way a pickle can reach a callable (GLOBAL, STACK_GLOBAL, INST, OBJ, EXT*) goes through
-    # find_class, so refusing it here means the file can build only lists, strings and numbers.
-    def find_class(self, module: str, name: str):
-        raise pickle.UnpicklingError(
-            f"it refers to {module}.{name}; a vocabulary pickle may only hold strings"
-        )
-
-    def persistent_load(self, pid):
-        raise pickle.UnpicklingError("it uses persistent ids; a vocabulary pickle may only hold strings")
-
-
-def load_itos(path: str | os.PathLike) -> list[str]:
-    """Read a vocabulary (a list of token strings) from a fast.ai ``.pkl`` or a JSON list, safely.
-
-    >>> import tempfile; p = Path(tempfile.mkdtemp()) / "itos.json"; _ = p.write_text('["xxunk", "xxpad"]')
-    >>> load_itos(p)
-    ['xxunk', 'xxpad']
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"vocabulary file not found: {path}")
-    if path.suffix == ".json":
-        try:
-            itos = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(f"vocabulary file {path} is not valid JSON ({e})") from None
-        if isinstance(itos, dict) and "itos" in itos:
-            itos = itos["itos"]
-    else:
-        try:
-            with open(path, "rb") as f:
-                itos = _NoImportUnpickler(f).load()
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError) as e:
-            raise ValueError(f"refusing to read vocabulary pickle {path}: {e}") from None
-    if not isinstance(itos, list) or not all(isinstance(s, str) for s in itos):
-        what = type(itos).__name__ if not isinstance(itos, list) else "a list with non-string items"
-        raise ValueError(f"vocabulary file {path} must hold a list of strings, got {what}")
-    return itos
-
-
-def load_weights(path: str | os.PathLike) -> dict[str, Tensor]:
-    """Read a state dict from ``.pth``/``.pt`` (``torch.load(weights_only=True)``) or ``.safetensors``.
-
-    A ``{'model': state_dict, 'opt': ...}`` checkpoint is unwrapped to its model part.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
-    if path.suffix == ".safetensors":
-        sd, _ = load_tensors(path, what="weights file")
-    else:
-        try:
-            sd = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
-            raise ValueError(
-                f"cannot read weights file {path} with torch.load(weights_only=True): {type(e).__name__}: {e}"
-            ) from None
-        if isinstance(sd, dict) and "model" in sd and isinstance(sd["model"], dict):
-            sd = sd["model"]
-    if not isinstance(sd, dict) or not all(isinstance(v, Tensor) for v in sd.values()):
-        raise ValueError(f"weights file {path} does not hold a state dict (a dict of tensors)")
-    return dict(sd)
+__all__ = ["config_from_state_dict", "convert_weights", "load_pretrained", "save_pretrained"]
 
 
 def _prefix(sd: dict[str, Tensor]) -> str:
@@ -211,7 +122,8 @@ def _parts(model: nn.Module) -> tuple[AWD_LSTM, LinearDecoder | None]:
     )
 
 
-def _check_arch(sd: dict[str, Tensor], enc: AWD_LSTM, path: Path) -> None:
+def _check_sizes(sd: dict[str, Tensor], enc: AWD_LSTM, path: Path) -> None:
+    """Refuse weights whose emb_sz / n_hid / n_layers differ from the model's, saying how to build one that fits."""
     got = config_from_state_dict(sd)
     want = (enc.emb_sz, enc.n_hid, enc.n_layers)
     if (got.emb_sz, got.n_hid, got.n_layers) == want:
@@ -246,7 +158,7 @@ def load_pretrained(
     enc, dec = _parts(model)
     if len(new_itos) != enc.vocab_sz:
         raise ValueError(f"new_itos has {len(new_itos)} tokens but the model's vocabulary has {enc.vocab_sz}")
-    _check_arch(sd, enc, weights_path)
+    _check_sizes(sd, enc, weights_path)
     sd = convert_weights(sd, old_itos, new_itos)
     p = _prefix(sd)
     enc.load_state_dict({k[len(p) :]: v for k, v in sd.items() if k.startswith(p) and not k.startswith("1.")})
@@ -281,85 +193,3 @@ def save_pretrained(
     meta = {"format": "emberfit-awd-lstm", "emb_sz": enc.emb_sz, "n_hid": enc.n_hid, "n_layers": enc.n_layers}
     w = save_tensors(weights_path, sd, meta)
     return w, atomic_write(itos_path, json.dumps(list(itos), ensure_ascii=False).encode("utf-8"))
-
-
-def _model_path() -> Path:
-    try:  # Config lives in core.datasets; the fallback mirrors its layout
-        from emberfit.core.datasets import Config
-
-        return Config.model_path()
-    except ImportError:
-        return Path(os.environ.get("EMBERFIT_HOME") or "~/.emberfit").expanduser() / "models"
-
-
-def _pick(folder: Path, suffixes: tuple[str, ...], preferred: str | None) -> Path | None:
-    if preferred and (folder / preferred).is_file():
-        return folder / preferred
-    found = (
-        sorted(
-            f
-            for f in folder.glob("*")
-            if f.suffix in suffixes and f.is_file() and f.name != "model_card.json"  # the card is not an itos
-        )
-        if folder.is_dir()
-        else []
-    )
-    if len(found) > 1:
-        raise ValueError(
-            f"{folder} holds several candidate files {[f.name for f in found]}; pass pretrained_fnames"
-        )
-    return found[0] if found else None
-
-
-def _resolve_file(name: str | os.PathLike, suffixes: tuple[str, ...], what: str) -> Path:
-    name, base = Path(name), _model_path()
-    tries = [name, *(name.with_name(name.name + s) for s in suffixes)]
-    tries += [base / t for t in tries if not t.is_absolute()]
-    for t in tries:
-        if t.is_file():
-            return t
-    raise FileNotFoundError(
-        f"{what} file {str(name)!r} not found; looked at {[str(t) for t in tries]}. "
-        "Pass an existing path, or put the file in one of those places."
-    )
-
-
-def find_pretrained(
-    name_or_fnames: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
-) -> tuple[Path, Path]:
-    """Locate ``(weights, itos)`` files for a pretrained model name, URL, folder or pair of file names.
-
-    A name (``'wt103-fwd'``, the default) or URL (``URLs.WT103_FWD``) is looked up as a folder in
-    ``Config.model_path()``; a pair ``(weights, itos)`` as paths, with or without suffix, also
-    relative to that folder. Nothing is downloaded.
-
-    >>> find_pretrained(("/no/such/lstm", "/no/such/itos"))  # doctest: +IGNORE_EXCEPTION_DETAIL
-    Traceback (most recent call last):
-    FileNotFoundError: weights file '/no/such/lstm' not found; ...
-    """
-    if isinstance(name_or_fnames, (list, tuple)):
-        if len(name_or_fnames) != 2:
-            raise ValueError(f"pretrained_fnames must be (weights, itos), got {name_or_fnames!r}")
-        weights, itos = name_or_fnames
-        return _resolve_file(weights, WEIGHT_SUFFIXES, "weights"), _resolve_file(
-            itos, ITOS_SUFFIXES, "vocabulary"
-        )
-    name = str(name_or_fnames or "wt103-fwd")
-    folder = Path(name).expanduser()
-    if "://" in name or not folder.is_dir():
-        name = name.rstrip("/").rsplit("/", 1)[-1].removesuffix(".tgz")
-        folder = _model_path() / name
-    want_w, want_i = KNOWN_FILES.get(name, (None, None))
-    weights, itos = _pick(folder, WEIGHT_SUFFIXES, want_w), _pick(folder, ITOS_SUFFIXES, want_i)
-    if weights is None or itos is None:
-        files = (
-            f"{want_w} and {want_i}"
-            if want_w
-            else "one weights file (.pth/.safetensors) and one vocabulary (.pkl/.json)"
-        )
-        raise FileNotFoundError(
-            f"no pretrained model {name!r}: expected {files} in {folder} (the contents of {_MODELZOO}{name}.tgz). "
-            "emberfit does not download it here: put those files in that folder (or set EMBERFIT_HOME), "
-            "pass pretrained_fnames=(weights_file, itos_file), or pass pretrained=False to start from random weights."
-        )
-    return weights, itos
