@@ -45,7 +45,16 @@ def ensemble_preds(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(probabilities, targets)`` of ``ds_type``: each learner's probabilities, averaged (weighted by ``weights``).
 
-    >>> # probs, y = ensemble_preds([learn_fwd, learn_bwd]); (probs.argmax(1) == y).float().mean()
+    >>> df = pd.DataFrame({"text": ["a good film", "a bad film", "good fun", "so bad , so dull"] * 6,
+    ...                    "label": ["pos", "neg", "pos", "neg"] * 6})
+    >>> fwd = TextClasDataBunch.from_df(".", df[:16], df[16:], text_cols="text", label_cols="label", bs=4)
+    >>> bwd = TextClasDataBunch.from_df(".", df[:16], df[16:], text_cols="text", label_cols="label", bs=4,
+    ...                                 vocab=fwd.vocab, backwards=True)
+    >>> learners = [text_classifier_learner(d, AWD_LSTM, config=awd_lstm_small_clas_config, pretrained=False)
+    ...             for d in (fwd, bwd)]
+    >>> probs, y = ensemble_preds(learners, DatasetType.Valid)  # accuracy: (probs.argmax(1) == y).float().mean()
+    >>> tuple(probs.shape), tuple(y.shape)
+    ((8, 2), (8,))
     """
     w = _check(learners, weights)
     probs, targets = None, None
@@ -70,7 +79,16 @@ def ensemble_accuracy(
 ) -> dict:
     """Accuracy of each learner and of their average on ``ds_type`` (single-label classifiers).
 
-    >>> # ensemble_accuracy([learn_fwd, learn_bwd])  # {'each': [0.93, 0.92], 'ensemble': 0.94}
+    >>> df = pd.DataFrame({"text": ["a good film", "a bad film", "good fun", "so bad , so dull"] * 6,
+    ...                    "label": ["pos", "neg", "pos", "neg"] * 6})
+    >>> fwd = TextClasDataBunch.from_df(".", df[:16], df[16:], text_cols="text", label_cols="label", bs=4)
+    >>> bwd = TextClasDataBunch.from_df(".", df[:16], df[16:], text_cols="text", label_cols="label", bs=4,
+    ...                                 vocab=fwd.vocab, backwards=True)
+    >>> learners = [text_classifier_learner(d, AWD_LSTM, config=awd_lstm_small_clas_config, pretrained=False)
+    ...             for d in (fwd, bwd)]
+    >>> acc = ensemble_accuracy(learners)  # trained: {'each': [0.93, 0.92], 'ensemble': 0.94}
+    >>> sorted(acc), len(acc["each"])
+    (['each', 'ensemble'], 2)
     """
     probs, y = ensemble_preds(learners, ds_type, weights)
     each = [float((learn.get_preds(ds_type)[0].argmax(1) == y).float().mean()) for learn in learners]
@@ -84,7 +102,15 @@ def ensemble_predict_texts(
 
     Each learner reads the texts its own way (a backwards classifier reversed).
 
-    >>> # ensemble_predict_texts([learn_fwd, learn_bwd], ["Loved it!", "Dreadful."])
+    >>> df = pd.DataFrame({"text": ["a good film", "a bad film", "good fun", "so bad , so dull"] * 6,
+    ...                    "label": ["pos", "neg", "pos", "neg"] * 6})
+    >>> fwd = TextClasDataBunch.from_df(".", df[:16], df[16:], text_cols="text", label_cols="label", bs=4)
+    >>> bwd = TextClasDataBunch.from_df(".", df[:16], df[16:], text_cols="text", label_cols="label", bs=4,
+    ...                                 vocab=fwd.vocab, backwards=True)
+    >>> learners = [text_classifier_learner(d, AWD_LSTM, config=awd_lstm_small_clas_config, pretrained=False)
+    ...             for d in (fwd, bwd)]
+    >>> list(ensemble_predict_texts(learners, ["Loved it!", "Dreadful."]).columns)
+    ['prediction', 'proba_neg', 'proba_pos']
     """
     w = _check(learners, weights)
     frames = [learn.predict_texts(texts, bs=bs) for learn in learners]

@@ -23,7 +23,15 @@ __all__ = ["LanguageLearner"]
 
 @register("learner", "text.LanguageLearner")
 class LanguageLearner(RNNLearner):
-    """An :class:`RNNLearner` for language models: adds text generation (``predict``, ``beam_search``)."""
+    """An :class:`RNNLearner` for language models: adds text generation (``predict``, ``beam_search``).
+
+    >>> df = pd.DataFrame({"text": ["a good film", "a bad film", "good fun", "so bad , so dull"] * 6,
+    ...                    "label": ["pos", "neg", "pos", "neg"] * 6})
+    >>> data_lm = TextLMDataBunch.from_df(".", df[:16], df[16:], text_cols="text", bs=4, bptt=5)
+    >>> learn = language_model_learner(data_lm, AWD_LSTM, config=awd_lstm_small_lm_config, pretrained=False)
+    >>> learn.predict("a good", n_words=3, temperature=0.0).startswith("a good")  # untrained: any 3 words
+    True
+    """
 
     def _prompt_ids(self, text: str) -> Tensor:
         if not isinstance(text, str):

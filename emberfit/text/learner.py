@@ -29,11 +29,11 @@ from typing import Any
 from ..core.data import DataBunch
 from ..core.data_block import CategoryList, MultiCategoryList
 from ..core.metrics import Perplexity, accuracy, accuracy_thresh
-from .data import TextProcessor
 from .databunch import TextLMDataBunch
 from .language_learner import LanguageLearner
 from .models.awd_lstm import AWD_LSTM, AWDLSTMConfig, awd_lstm_clas_config, awd_lstm_lm_config
 from .models.build import awd_lstm_clas_split, awd_lstm_lm_split, build_text_model
+from .processor import TextProcessor
 from .rnn_learner import RNNLearner
 from .weights.convert import load_pretrained
 from .weights.find import choose_pretrained
@@ -150,8 +150,14 @@ def language_model_learner(
     itos)`` loads other files (looked up in ``path/models`` first). With no files and no
     network a ``FileNotFoundError`` says where to put them.
 
-    >>> # learn = language_model_learner(data_lm, AWD_LSTM, drop_mult=0.3)
-    >>> # learn = language_model_learner(data_lm, AWD_LSTM, config=awd_lstm_small_lm_config, pretrained=False)
+    >>> df = pd.DataFrame({"text": ["a good film", "a bad film", "good fun", "so bad , so dull"] * 6,
+    ...                    "label": ["pos", "neg", "pos", "neg"] * 6})
+    >>> data_lm = TextLMDataBunch.from_df(".", df[:16], df[16:], text_cols="text", bs=4, bptt=5)
+    >>> learn = language_model_learner(data_lm, AWD_LSTM, config=awd_lstm_small_lm_config, pretrained=False)
+    >>> type(learn).__name__, len(learn.layer_groups)  # 3 LSTMs, then embedding + decoder
+    ('LanguageLearner', 4)
+
+    The lesson's call (WikiText-103 weights): ``language_model_learner(data_lm, AWD_LSTM, drop_mult=0.3)``.
     """
     _check_arch(arch, "language_model_learner")
     _check_text_data(data, lm=True, fn="language_model_learner")
@@ -194,8 +200,15 @@ def text_classifier_learner(
     Single-label data trains with cross-entropy (metric accuracy), multi-label with BCE,
     float labels with MSE.
 
-    >>> # learn = text_classifier_learner(data_clas, AWD_LSTM, drop_mult=0.5)
-    >>> # learn.load_encoder('fine_tuned_enc'); learn.fit_one_cycle(1, 2e-2, moms=(0.8, 0.7))
+    >>> df = pd.DataFrame({"text": ["a good film", "a bad film", "good fun", "so bad , so dull"] * 6,
+    ...                    "label": ["pos", "neg", "pos", "neg"] * 6})
+    >>> data = TextClasDataBunch.from_df(".", df[:16], df[16:], text_cols="text", label_cols="label", bs=4)
+    >>> learn = text_classifier_learner(data, AWD_LSTM, config=awd_lstm_small_clas_config, pretrained=False)
+    >>> type(learn).__name__, len(learn.layer_groups)  # embedding, 3 LSTMs, head
+    ('RNNLearner', 5)
+
+    The lesson: ``learn = text_classifier_learner(data_clas, AWD_LSTM, drop_mult=0.5)``, then
+    ``learn.load_encoder('fine_tuned_enc')`` and ``learn.fit_one_cycle(1, 2e-2, moms=(0.8, 0.7))``.
     """
     _check_arch(arch, "text_classifier_learner")
     _check_text_data(data, lm=False, fn="text_classifier_learner")

@@ -49,6 +49,13 @@ class RNNLearner(Learner):
     """A Learner for AWD-LSTM models: AR/TAR, encoder save/load, batch prediction on raw texts.
 
     ``text_classifier_learner`` returns one; ``language_model_learner`` a :class:`LanguageLearner`.
+
+    >>> df = pd.DataFrame({"text": ["a good film", "a bad film", "good fun", "so bad , so dull"] * 6,
+    ...                    "label": ["pos", "neg", "pos", "neg"] * 6})
+    >>> data = TextClasDataBunch.from_df(".", df[:16], df[16:], text_cols="text", label_cols="label", bs=4)
+    >>> learn = text_classifier_learner(data, AWD_LSTM, config=awd_lstm_small_clas_config, pretrained=False)
+    >>> list(learn.predict_texts(["a good film", "so dull"]).columns)
+    ['prediction', 'proba_neg', 'proba_pos']
     """
 
     def __init__(

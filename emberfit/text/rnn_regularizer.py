@@ -25,7 +25,9 @@ class RNNRegularizer(Callback):
     ``train_loss`` is the loss without these terms (as in fastai), so it compares with
     ``valid_loss``; the gradient includes them.
 
-    >>> # learn.add_cb(RNNRegularizer(alpha=2., beta=1.))  # added by the text learners
+    >>> reg = RNNRegularizer(alpha=2.0, beta=1.0)  # the text learners add one with their alpha, beta
+    >>> reg.alpha, reg.beta, reg.name
+    (2.0, 1.0, 'rnn_regularizer')
     """
 
     order = -15  # before the Recorder, which reads learn.loss after backward

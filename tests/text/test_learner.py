@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from emberfit.core.data import DatasetType
 from emberfit.core.export import load_learner
 from emberfit.core.seed import set_seed
-from emberfit.text.data import TextList
 from emberfit.text.generate import decode_spec_tokens, detokenize, join_for_people
+from emberfit.text.item_lists import TextList
 from emberfit.text.language_learner import LanguageLearner
 from emberfit.text.learner import language_model_learner, text_classifier_learner
 from emberfit.text.models import (
@@ -549,7 +549,6 @@ def test_demo_sample_path_runs_the_lesson_stages(data_lm, data_clas, tmp_path):
 def test_lesson_path_on_the_imdb_sample(tmp_path):
     """The lesson's calls on 300 real reviews (a tiny model, so it stays well under a minute)."""
     from emberfit.core.download import URLs, untar_data
-
     from emberfit.text.databunch import TextClasDataBunch, TextLMDataBunch
 
     path = untar_data(URLs.IMDB_SAMPLE)
@@ -584,7 +583,18 @@ def test_lesson_path_on_the_imdb_sample(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "module", ["generate", "models.dropout", "models.awd_lstm", "models.heads", "models.build"]
+    "module",
+    [
+        "generate",
+        "models.dropout",
+        "models.awd_lstm",
+        "models.heads",
+        "models.build",
+        "weights.files",
+        "weights.convert",
+        "weights.find",
+        "pretrain.planning",
+    ],
 )
 def test_docstring_examples_run(module):
     import doctest
@@ -613,7 +623,6 @@ def test_the_shipped_small_model_loads_offline(data_lm, tmp_path):
 def test_the_shipped_small_model_knows_english_movie_reviews(tmp_path):
     """On real reviews the bundled model beats a unigram model fitted on those very reviews, by a wide margin."""
     from emberfit.core.download import URLs, untar_data
-
     from emberfit.text.databunch import TextLMDataBunch
 
     df = pd.read_csv(untar_data(URLs.IMDB_SAMPLE) / "texts.csv")

@@ -27,6 +27,8 @@ __all__ = ["FirstBatches", "measure_speed", "choose_precision", "plan_epochs", "
 class FirstBatches:
     """The first ``n`` batches of each epoch of a loader: a fresh random share of the corpus each epoch.
 
+    >>> import numpy as np
+    >>> from emberfit.text.loaders import LMLoader
     >>> dl = FirstBatches(LMLoader(np.arange(50), np.array([0, 50]), bs=2, bptt=5), 2)
     >>> len(dl), len(list(dl))
     (2, 2)
@@ -197,7 +199,9 @@ def plan_run(
             # a big held-out set must not eat the budget: validation gets at most a tenth of it
             passes = (s.epochs or 2) + extra_valid
             valid_batches = min(valid_batches, max(4, int(0.1 * seconds / (passes * t_valid))))
-        epochs, per_epoch = plan_epochs(s, n_full, t_batch, t_valid or 0.0, valid_batches, seconds, extra_valid)
+        epochs, per_epoch = plan_epochs(
+            s, n_full, t_batch, t_valid or 0.0, valid_batches, seconds, extra_valid
+        )
     return {
         "epochs": epochs,
         "batches_per_epoch": per_epoch,
