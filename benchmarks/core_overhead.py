@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 from emberfit.core.data import DataBunch
-from emberfit.core.learner import Learner, set_seed
+from emberfit.core.learner import Learner
+from emberfit.core.seed import set_seed
 
 
 def make_model(n_in: int) -> nn.Module:

@@ -7,7 +7,7 @@ EmbeddingDotBias and EmbeddingNN (with their config dataclasses), collab_learner
 
 from ..core import *
 from ..core import __all__ as _core_all
-from ..core.datasets import URLs, untar_data
+from ..core.download import URLs, untar_data
 from .data import CollabDataBunch, CollabList
 from .interpret import FactorTensor
 from .learner import CollabLearner, collab_learner

@@ -12,20 +12,17 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .callback import Callback, CancelFitException, Recorder
-from .callbacks import (
-    CSVLogger,
-    EarlyStoppingCallback,
-    GradientClipping,
-    MixedPrecision,
-    SaveModelCallback,
-)
+from .callbacks.base import Callback, CancelFitException
+from .callbacks.precision import MixedPrecision
+from .callbacks.recorder import Recorder
+from .callbacks.training import CSVLogger, EarlyStoppingCallback, GradientClipping, SaveModelCallback
 from .data import DataBunch, DatasetType, TensorLoader, load_data
 from .data_block import CategoryList, FloatList, ItemList, ItemLists, LabelList, LabelLists, MultiCategoryList
-from .datasets import Config, Path, URLs, untar_data
 from .distributed import init_distributed, shutdown_distributed
+from .download import Config, Path, URLs, untar_data
+from .export import load_learner
 from .layers import MLP, SigmoidRange, emb_sz_rule, embedding
-from .learner import AdamW, Learner, load_learner, set_seed
+from .learner import Learner
 from .metrics import (
     AUROC,
     FBeta,
@@ -39,6 +36,8 @@ from .metrics import (
     mse,
     rmse,
 )
+from .optim import AdamW
+from .seed import set_seed
 
 __all__ = [
     # the lesson's everyday modules

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import enum
 import inspect
-import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
+
+from .display import display_frame, generic_frame
 
 __all__ = [
     "DatasetType",
@@ -27,8 +27,7 @@ __all__ = [
     "load_data",
     "default_device",
     "to_device",
-    "display_frame",
-    "in_notebook",
+    "batch_size",
 ]
 
 Tensors = torch.Tensor | tuple[torch.Tensor, ...]
@@ -58,6 +57,13 @@ def to_device(b: Any, device: torch.device | str | None) -> Any:
     if isinstance(b, (list, tuple)):
         return type(b)(to_device(o, device) for o in b)
     return b
+
+
+def batch_size(xb: Tensors, yb: torch.Tensor | None) -> int:
+    """The number of rows in a batch (from the targets when they have a batch dimension)."""
+    if isinstance(yb, torch.Tensor) and yb.ndim:
+        return yb.shape[0]
+    return _n_rows(xb)
 
 
 def _n_rows(x: Tensors) -> int:
@@ -135,30 +141,6 @@ class TensorLoader:
         kw = dict(bs=self.bs, shuffle=self.shuffle, drop_last=self.drop_last, device=self.device)
         kw.update(kwargs)
         return TensorLoader(self.x, self.y, **kw)
-
-
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (where tables render as HTML)."""
-    ip = sys.modules.get("IPython")
-    if ip is None:
-        return False
-    try:
-        shell = ip.get_ipython()
-    except Exception:
-        return False
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
-
-
-def display_frame(df: pd.DataFrame) -> None:
-    """Show a DataFrame: an HTML table in Jupyter, an aligned text table in a terminal."""
-    if in_notebook():
-        from IPython.display import HTML, display
-
-        display(HTML(df.to_html(index=False, escape=True)))
-    else:
-        width = shutil.get_terminal_size((120, 20)).columns
-        with pd.option_context("display.max_colwidth", 60, "display.width", width, "display.max_columns", 50):
-            print(df.to_string(index=False))
 
 
 class DataBunch:
@@ -275,7 +257,7 @@ class DataBunch:
         if self.label_lists is not None:
             df = self.label_lists.batch_frame(xb, yb, rows)
         else:
-            df = _generic_frame(xb, yb, rows)
+            df = generic_frame(xb, yb, rows)
         display_frame(df)
         return df
 
@@ -299,22 +281,6 @@ class DataBunch:
             if dl is not None:
                 parts.append(f"{n}: {getattr(dl, 'n', '?')} items, {len(dl)} batches")
         return f"{type(self).__name__}({'; '.join(parts)}; device={self.device})"
-
-
-def _generic_frame(xb: Tensors, yb: torch.Tensor | None, rows: int) -> pd.DataFrame:
-    cols: dict[str, Any] = {}
-    xs = xb if isinstance(xb, tuple) else (xb,)
-    for i, t in enumerate(xs):
-        t = t[:rows].detach().cpu()
-        if t.ndim == 1:
-            cols[f"x{i}"] = t.numpy()
-        else:
-            for j in range(min(t.shape[1], 8)):
-                cols[f"x{i}_{j}"] = t[:, j].numpy()
-    if yb is not None:
-        y = yb[:rows].detach().cpu()
-        cols["y"] = list(y.numpy()) if y.ndim > 1 else y.numpy()
-    return pd.DataFrame(cols)
 
 
 def load_data(path: str | Path, name: str = "data_save.safetensors", bs: int = 64, **kwargs) -> DataBunch:

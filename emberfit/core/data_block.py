@@ -24,6 +24,7 @@ from torch.nn import functional as F
 from .checks import check_no_inf_labels, inf_rows
 from .csv_io import read_csv
 from .data import DataBunch, TensorLoader, default_device
+from .display import generic_frame
 from .registry import check_json, lookup, register, registered_name
 
 __all__ = [
@@ -305,9 +306,7 @@ class ItemList:
 
     def batch_frame(self, xb, yb, lls: LabelLists, rows: int) -> pd.DataFrame:
         """Decode a batch into a DataFrame for ``show_batch``."""
-        from .data import _generic_frame
-
-        df = _generic_frame(xb, None, rows)
+        df = generic_frame(xb, None, rows)
         if yb is not None:
             df[lls.train.y.name] = lls.train.y.decode_batch(yb[:rows])
         return df
@@ -512,10 +511,14 @@ class LabelLists:
             raise ValueError(f"bs must be a positive int, got {bs!r}")
         device = torch.device(device) if device is not None else default_device()
         val_bs = val_bs or bs
-        dls = self.train.x.make_loaders(self, bs=bs, val_bs=val_bs, device=device, **kwargs)
+        dls = self.loaders(bs=bs, val_bs=val_bs, device=device, **kwargs)
         data = self.bunch_class()(*dls, device=device, path=path or self.path, label_lists=self)
         data._kwargs = {"val_bs": val_bs, **kwargs}
         return data
+
+    def loaders(self, bs: int, val_bs: int, device, **kwargs) -> list:
+        """The train / valid / test loaders, built by the input items' rules (None for a missing split)."""
+        return self.train.x.make_loaders(self, bs=bs, val_bs=val_bs, device=device, **kwargs)
 
     def bunch_class(self) -> type[DataBunch]:
         """The DataBunch subclass the input items ask for (e.g. text bunches expose ``vocab``)."""
@@ -534,6 +537,19 @@ class LabelLists:
     def batch_frame(self, xb, yb, rows: int):
         """A batch decoded to a table by the input items' rules (for ``show_batch``)."""
         return self.train.x.batch_frame(xb, yb, self, rows)
+
+    # -- one item in, one prediction out (for ``learn.predict``) ------------------------------
+    def item_batch(self, item: Any) -> Any:
+        """One raw item, processed like the training items, as a model input batch of size 1."""
+        return self.train.x.item_to_batch(item, self)
+
+    def activation(self) -> Callable | None:
+        """What turns model outputs into predictions for these labels (None when the labels name none)."""
+        return getattr(self.train.y, "activation", None)
+
+    def decode_pred(self, pred):
+        """``(decoded prediction, class index or value, raw prediction)`` for one activated prediction."""
+        return self.train.y.decode_pred(pred)
 
     # -- saving (no pickle) ---------------------------------------------------------------
     def to_state(self) -> tuple[dict[str, torch.Tensor], dict]:

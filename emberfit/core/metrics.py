@@ -8,6 +8,7 @@ of per-batch roots).
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 
@@ -30,6 +31,7 @@ __all__ = [
     "Perplexity",
     "perplexity",
     "as_metric",
+    "as_metrics",
 ]
 
 
@@ -94,6 +96,21 @@ def as_metric(m) -> Metric:
     if callable(m):
         return AvgMetric(m)
     raise TypeError(f"metrics must be functions or Metric objects, got {m!r} ({type(m).__name__})")
+
+
+def as_metrics(metrics) -> list[Metric]:
+    """A learner's own Metric objects from None, one metric or a list of them.
+
+    They are copies: a metric accumulates state, so two learners must not share one.
+
+    >>> [m.name for m in as_metrics([accuracy, error_rate])]
+    ['accuracy', 'error_rate']
+    """
+    if metrics is None:
+        metrics = []
+    elif callable(metrics) or isinstance(metrics, Metric):
+        metrics = [metrics]
+    return [copy.deepcopy(as_metric(m)) for m in metrics]
 
 
 def _flat_pred(pred: torch.Tensor, targ: torch.Tensor) -> torch.Tensor:

@@ -10,9 +10,9 @@ import time
 import pandas as pd
 import torch
 
-from ..core.datasets import URLs, untar_data
-from ..core.learner import set_seed
+from ..core.download import URLs, untar_data
 from ..core.metrics import accuracy
+from ..core.seed import set_seed
 from .data import TabularList
 from .learner import tabular_learner
 from .procs import Categorify, FillMissing, Normalize

@@ -17,8 +17,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..core.datasets import URLs, untar_data
-from ..core.learner import cpu_has_fast_bf16, set_seed
+from ..core.callbacks.precision import cpu_has_fast_bf16
+from ..core.download import URLs, untar_data
+from ..core.seed import set_seed
 from .data import TextList
 from .databunch import TextLMDataBunch
 from .learner import bundled_pretrained, language_model_learner, text_classifier_learner

@@ -7,7 +7,8 @@ import torch
 
 from emberfit.core.data import DatasetType, TensorLoader, load_data
 from emberfit.core.data_block import CategoryList, FloatList, ItemList
-from emberfit.core.learner import Learner, load_learner
+from emberfit.core.export import load_learner
+from emberfit.core.learner import Learner
 from emberfit.core.metrics import accuracy
 
 from .helpers import frame, mlp_learner

@@ -10,8 +10,9 @@ import torch.multiprocessing as mp
 
 from emberfit.core.data import DataBunch
 from emberfit.core.distributed import init_distributed, is_main, shutdown_distributed
-from emberfit.core.learner import Learner, set_seed
+from emberfit.core.learner import Learner
 from emberfit.core.metrics import rmse
+from emberfit.core.seed import set_seed
 
 from .helpers import Linear1, regression_tensors
 

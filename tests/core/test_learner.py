@@ -4,17 +4,18 @@ import numpy as np
 import pytest
 import torch
 
-from emberfit.core.callback import Callback
-from emberfit.core.callbacks import (
+from emberfit.core.callbacks.base import EVENTS, Callback
+from emberfit.core.callbacks.training import (
     CSVLogger,
     EarlyStoppingCallback,
     GradientClipping,
     SaveModelCallback,
 )
 from emberfit.core.data import DatasetType
-from emberfit.core.learner import Learner, set_seed
+from emberfit.core.learner import Learner
 from emberfit.core.metrics import rmse
 from emberfit.core.plots import suggest_lr
+from emberfit.core.seed import set_seed
 
 from .helpers import Linear1, regression_data, regression_learner
 
@@ -287,8 +288,6 @@ def test_save_best_model_reloads_best(tmp_path):
 
 
 def test_event_order():
-    from emberfit.core.callback import EVENTS
-
     seen = []
 
     def recorder_of(event):

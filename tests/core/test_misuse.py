@@ -2,8 +2,8 @@
 
 import pytest
 
-from emberfit.core.callback import Callback
-from emberfit.core.callbacks import CSVLogger, SaveModelCallback
+from emberfit.core.callbacks.base import Callback
+from emberfit.core.callbacks.training import CSVLogger, SaveModelCallback
 from emberfit.core.io import load_tensors
 from emberfit.core.learner import Learner
 

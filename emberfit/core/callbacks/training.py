@@ -1,4 +1,5 @@
-"""Built-in callbacks: schedules, the LR finder, clipping, early stopping, checkpoints, mixed precision, CSV log."""
+"""The training callbacks: the one-cycle schedule, the LR finder, gradient clipping, early stopping,
+checkpoints every epoch or at each improvement, and the CSV log of the results table."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .callback import Callback, CancelFitException, SmoothenValue
-from .distributed import unwrap
-from .schedule import OneCycleSchedule, annealing_exp
+from ..distributed import unwrap
+from ..schedule import OneCycleSchedule, annealing_exp
+from .base import Callback, CancelFitException
+from .recorder import SmoothenValue
 
 __all__ = [
     "OneCycleScheduler",
@@ -21,7 +23,6 @@ __all__ = [
     "GradientClipping",
     "EarlyStoppingCallback",
     "SaveModelCallback",
-    "MixedPrecision",
     "CSVLogger",
     "EarlyStopping",
     "SaveModel",
@@ -234,27 +235,6 @@ class SaveModelCallback(_Tracker):
     def after_fit(self):
         if self.every == "improvement" and self.saved and self.learn.recorder.nan_at is None:
             self.learn.load(self.name, with_opt=False)
-
-
-class MixedPrecision(Callback):
-    """Runs forward passes under ``torch.autocast`` (fp16 with a dynamic loss scale on CUDA, or bf16)."""
-
-    order = -20
-
-    def __init__(self, dtype: torch.dtype = torch.float16):
-        if dtype not in (torch.float16, torch.bfloat16):
-            raise ValueError(f"dtype must be torch.float16 or torch.bfloat16, got {dtype}")
-        self.dtype = dtype
-
-    def before_fit(self):
-        learn = self.learn
-        device_type = learn.data.device.type
-        learn.autocast = (device_type, self.dtype)
-        if self.dtype == torch.float16 and device_type == "cuda":
-            learn.grad_scaler = torch.amp.GradScaler("cuda")
-
-    def after_fit(self):
-        self.learn.autocast, self.learn.grad_scaler = None, None
 
 
 class CSVLogger(Callback):

@@ -19,13 +19,13 @@ from pathlib import Path as PlainPath
 import pandas as pd
 import pytest
 
-from emberfit.core import datasets
-from emberfit.core.datasets import Config, Path, URLs, untar_data
+from emberfit.core import download
+from emberfit.core.download import Config, Path, URLs, untar_data
 
 SHARED_DATA = PlainPath(
     os.environ.get("EMBERFIT_SHARED_DATA", PlainPath(__file__).resolve().parents[3] / "shared" / "data")
 )
-PACKAGE_DATA = PlainPath(datasets.__file__).resolve().parent.parent / "datasets"
+PACKAGE_DATA = PlainPath(download.__file__).resolve().parent.parent / "datasets"
 SAMPLES = {URLs.IMDB_SAMPLE: "texts.csv", URLs.ADULT_SAMPLE: "adult.csv", URLs.ML_SAMPLE: "ratings.csv"}
 
 
@@ -299,7 +299,7 @@ def test_missing_dataset_with_unreachable_network_and_mirror(tmp_path, monkeypat
         raise OSError("Network is unreachable")
 
     monkeypatch.setattr(socket, "create_connection", no_route)
-    monkeypatch.setattr(datasets.urllib.request, "getproxies", dict)
+    monkeypatch.setattr(download.urllib.request, "getproxies", dict)
     with pytest.raises(
         FileNotFoundError, match=r"has neither ml-100k/ nor ml-100k\.zip.*no network was found"
     ):
@@ -335,15 +335,15 @@ class FakeServer:
 def online(monkeypatch, tmp_path):
     body = make_tgz(tmp_path / "served.tgz", {"adult/adult.data": b"39, State-gov\n"}).read_bytes()
     url = "https://example.invalid/data/adult"
-    monkeypatch.setattr(datasets, "_network_ok", lambda u: True)
+    monkeypatch.setattr(download, "_network_ok", lambda u: True)
     return body, url
 
 
 def test_download_checks_caches_and_extracts(online, monkeypatch):
     body, url = online
     server = FakeServer(body)
-    monkeypatch.setattr(datasets, "_urlopen", server)
-    monkeypatch.setitem(datasets._CHECKS, url, (len(body), hashlib.md5(body[: 2**20]).hexdigest()))
+    monkeypatch.setattr(download, "_urlopen", server)
+    monkeypatch.setitem(download._CHECKS, url, (len(body), hashlib.md5(body[: 2**20]).hexdigest()))
     path = untar_data(url)
     assert server.calls == [url + ".tgz"]
     assert (path / "adult.data").read_bytes() == b"39, State-gov\n"
@@ -356,8 +356,8 @@ def test_download_checks_caches_and_extracts(online, monkeypatch):
 
 def test_download_with_wrong_checksum_keeps_nothing(online, monkeypatch):
     body, url = online
-    monkeypatch.setattr(datasets, "_urlopen", FakeServer(body))
-    monkeypatch.setitem(datasets._CHECKS, url, (len(body), "0" * 32))
+    monkeypatch.setattr(download, "_urlopen", FakeServer(body))
+    monkeypatch.setitem(download._CHECKS, url, (len(body), "0" * 32))
     with pytest.raises(ValueError, match="does not match its published size/checksum"):
         untar_data(url)
     assert Config.data_path().ls() == []
@@ -365,7 +365,7 @@ def test_download_with_wrong_checksum_keeps_nothing(online, monkeypatch):
 
 def test_short_download_keeps_nothing(online, monkeypatch):
     body, url = online
-    monkeypatch.setattr(datasets, "_urlopen", FakeServer(body, length=len(body) + 100))
+    monkeypatch.setattr(download, "_urlopen", FakeServer(body, length=len(body) + 100))
     with pytest.raises(OSError, match="stopped after"):
         untar_data(url)
     assert Config.data_path().ls() == []
