@@ -46,14 +46,17 @@ from emberfit.core.data import DatasetType
 from emberfit.core.io import atomic_write
 from emberfit.core.seed import set_seed
 from emberfit.text.corpus import LMCorpus, clas_databunch_from_arrays, read_corpus
-from emberfit.text.learner import AWD_LSTM, text_classifier_learner
+from emberfit.text.learner import text_classifier_learner
 from emberfit.text.loaders import ragged_take
 from emberfit.text.models import (
+    AWD_LSTM,
     awd_lstm_clas_config,
     awd_lstm_small_clas_config,
     awd_lstm_small_lm_config,
 )
-from emberfit.text.pretrain import FirstBatches, PretrainSettings, train_lm
+from emberfit.text.pretrain.planning import FirstBatches
+from emberfit.text.pretrain.settings import PretrainSettings
+from emberfit.text.pretrain.train import train_lm
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 T0 = time.perf_counter()
@@ -85,8 +88,9 @@ def offsets_of(lengths: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------------- prep
 def prep(args) -> None:
     from emberfit.core.download import Config
-    from emberfit.text.corpus import concat_corpora
-    from emberfit.text.transform import BOS, Tokenizer
+    from emberfit.text.rules import BOS
+    from emberfit.text.token_store import concat_corpora
+    from emberfit.text.tokenizer import Tokenizer
     from emberfit.text.vocab import Vocab
 
     out = Path(args.data)

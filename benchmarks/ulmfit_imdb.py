@@ -75,8 +75,8 @@ from emberfit.core.callbacks.base import Callback, CancelFitException
 from emberfit.core.download import URLs, untar_data
 from emberfit.core.seed import set_seed
 from emberfit.text.databunch import TextLMDataBunch
-from emberfit.text.learner import AWD_LSTM, language_model_learner
-from emberfit.text.models import awd_lstm_lm_config, awd_lstm_small_lm_config
+from emberfit.text.learner import language_model_learner
+from emberfit.text.models import AWD_LSTM, awd_lstm_lm_config, awd_lstm_small_lm_config
 
 set_seed(0)
 data = TextLMDataBunch.from_csv(untar_data(URLs.IMDB_SAMPLE), "texts.csv", text_cols="text", valid_pct=0.1,
@@ -232,9 +232,9 @@ def unsup_data(a):
 
 def pretrain_unsup(a, out: Path, data=None) -> dict:
     """Pretrain the small-preset LM on IMDB unsup reviews (none in the sample); returns files and stats."""
-    from emberfit.text.learner import AWD_LSTM, language_model_learner
-    from emberfit.text.models import awd_lstm_small_lm_config
-    from emberfit.text.pretrained import save_pretrained
+    from emberfit.text.learner import language_model_learner
+    from emberfit.text.models import AWD_LSTM, awd_lstm_small_lm_config
+    from emberfit.text.weights import save_pretrained
 
     t0 = time.perf_counter()
     data = unsup_data(a) if data is None else data
@@ -264,7 +264,7 @@ def pretrain_unsup(a, out: Path, data=None) -> dict:
 
 def pretrained_from(folder: str) -> dict:
     """An ``emberfit pretrain`` output folder (or 'bundled') as the pretrained arm's start, with its card's figures."""
-    from emberfit.text.pretrain import init_files
+    from emberfit.text.weights import init_files
 
     weights, itos = init_files(folder)
     card_file = weights.parent / "model_card.json"

@@ -39,13 +39,14 @@ from ..core.data_block import CategoryList, LabelList, LabelLists
 from .blanks import drop_blank_tokens
 from .data import LMLabelList, LMTextList, TextList, TextProcessor, read_text_file
 from .loaders import ragged_take
-from .transform import BOS, TokenizedCorpus, Tokenizer
+from .rules import BOS
+from .token_store import concat_corpora
+from .tokenizer import Tokenizer
 from .vocab import Vocab
 
 __all__ = [
     "strip_gutenberg",
     "read_corpus",
-    "concat_corpora",
     "LMCorpus",
     "prepare_corpus",
     "lm_databunch_from_arrays",
@@ -202,29 +203,6 @@ def read_corpus(
             groups.extend([g] * len(pieces))
             g += 1
     return texts, np.asarray(groups, dtype=np.int64)
-
-
-def concat_corpora(corpora: Sequence[TokenizedCorpus]) -> TokenizedCorpus:
-    """Several tokenized corpora as one (token table in order of first appearance, as if tokenized together).
-
-    >>> tok = Tokenizer(n_cpus=1)
-    >>> c = concat_corpora([tok.process_corpus(["a b"]), tok.process_corpus(["b c"])]); c[1], c.vocab
-    (['b', 'c'], ['a', 'b', 'c'])
-    """
-    table: list[str] = []
-    stoi: dict[str, int] = {}
-    ids, lengths = [], []
-    for c in corpora:
-        remap = np.empty(len(c.vocab), dtype=np.uint32)
-        for j, t in enumerate(c.vocab):
-            remap[j] = stoi.setdefault(t, len(table))
-            if remap[j] == len(table):
-                table.append(t)
-        ids.append(remap[c.ids] if len(c.ids) else c.ids.astype(np.uint32))
-        lengths.append(np.diff(c.offsets))
-    offsets = np.zeros(sum(len(n) for n in lengths) + 1, dtype=np.int64)
-    np.cumsum(np.concatenate(lengths) if lengths else [], out=offsets[1:])
-    return TokenizedCorpus(table, np.concatenate(ids) if ids else np.zeros(0, np.uint32), offsets)
 
 
 @dataclass

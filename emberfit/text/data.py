@@ -37,7 +37,9 @@ from ..core.data_block import EmptyLabelList, ItemList, ItemLists, LabelList, La
 from ..core.registry import register
 from .blanks import check_empty_texts, drop_blank_tokens
 from .loaders import LMLoader, SortishLoader, ragged_take
-from .transform import BOS, EOS, FLD, TokenizedCorpus, Tokenizer
+from .rules import BOS, EOS, FLD
+from .token_store import TokenizedCorpus
+from .tokenizer import Tokenizer
 from .vocab import Vocab
 
 __all__ = [

@@ -22,9 +22,9 @@ import torch.multiprocessing as mp
 from emberfit.core.distributed import init_distributed, shutdown_distributed
 from emberfit.core.seed import set_seed
 from emberfit.text.corpus import clas_databunch_from_arrays, lm_databunch_from_arrays
-from emberfit.text.learner import AWD_LSTM, language_model_learner, text_classifier_learner
+from emberfit.text.learner import language_model_learner, text_classifier_learner
 from emberfit.text.loaders import LMLoader, SortishLoader
-from emberfit.text.models import awd_lstm_small_clas_config, awd_lstm_small_lm_config
+from emberfit.text.models import AWD_LSTM, awd_lstm_small_clas_config, awd_lstm_small_lm_config
 
 TINY = dataclasses.replace(awd_lstm_small_lm_config, emb_sz=16, n_hid=24)
 TINY_CLAS = dataclasses.replace(awd_lstm_small_clas_config, emb_sz=16, n_hid=24)

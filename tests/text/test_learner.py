@@ -14,18 +14,19 @@ import torch.nn.functional as F
 from emberfit.core.data import DatasetType
 from emberfit.core.export import load_learner
 from emberfit.core.seed import set_seed
-from emberfit.text.data import TextList
 from emberfit.text.generate import decode_spec_tokens, detokenize, join_for_people
-from emberfit.text.learner import (
+from emberfit.text.item_lists import TextList
+from emberfit.text.language_learner import LanguageLearner
+from emberfit.text.learner import language_model_learner, text_classifier_learner
+from emberfit.text.models import (
     AWD_LSTM,
-    LanguageLearner,
-    RNNLearner,
-    RNNRegularizer,
-    language_model_learner,
-    text_classifier_learner,
+    awd_lstm_small_clas_config,
+    awd_lstm_small_lm_config,
+    get_language_model,
 )
-from emberfit.text.models import awd_lstm_small_clas_config, awd_lstm_small_lm_config, get_language_model
-from emberfit.text.pretrained import save_pretrained
+from emberfit.text.rnn_learner import RNNLearner
+from emberfit.text.rnn_regularizer import RNNRegularizer
+from emberfit.text.weights.convert import save_pretrained
 
 POS = "great wonderful fun superb lovely".split()
 NEG = "awful boring bad dull terrible".split()
@@ -446,10 +447,10 @@ def test_export_and_load_learner_give_identical_predictions(trained_lm, data_cla
 
 # ------------------------------------------------------------------------------ pretrained
 def test_pretrained_without_files_says_what_to_do(data_lm, data_clas, tmp_path, monkeypatch):
-    import emberfit.text.learner as L
+    import emberfit.text.weights.find as W
 
     # an installation without the bundled small model (the package ships one; see the test below)
-    monkeypatch.setattr(L, "BUNDLED_DIR", tmp_path / "no_bundled_model")
+    monkeypatch.setattr(W, "BUNDLED_DIR", tmp_path / "no_bundled_model")
     with pytest.raises(FileNotFoundError, match="pretrained=False"):
         language_model_learner(data_lm, AWD_LSTM, drop_mult=0.3, path=tmp_path)
     with pytest.raises(FileNotFoundError, match="bundled"):
@@ -465,12 +466,12 @@ def test_pretrained_without_files_says_what_to_do(data_lm, data_clas, tmp_path, 
 def test_offline_lesson_calls_fall_back_to_the_bundled_small_model(
     trained_lm, data_lm, data_clas, tmp_path, monkeypatch
 ):
-    import emberfit.text.learner as L
+    import emberfit.text.weights.find as W
 
     small = get_language_model(awd_lstm_small_lm_config, len(data_lm.vocab.itos))
     bundled = tmp_path / "bundled"
     save_pretrained(small, data_lm.vocab.itos, bundled / "lm.safetensors", bundled / "itos.json")
-    monkeypatch.setattr(L, "BUNDLED_DIR", bundled)
+    monkeypatch.setattr(W, "BUNDLED_DIR", bundled)
     with pytest.warns(UserWarning, match="bundled pretrained"):
         lm = language_model_learner(data_lm, AWD_LSTM, drop_mult=0.3, path=tmp_path, silent=True)
     assert lm.model[0].n_hid == awd_lstm_small_lm_config.n_hid
@@ -582,7 +583,18 @@ def test_lesson_path_on_the_imdb_sample(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "module", ["generate", "models.dropout", "models.awd_lstm", "models.heads", "models.build"]
+    "module",
+    [
+        "generate",
+        "models.dropout",
+        "models.awd_lstm",
+        "models.heads",
+        "models.build",
+        "weights.files",
+        "weights.convert",
+        "weights.find",
+        "pretrain.planning",
+    ],
 )
 def test_docstring_examples_run(module):
     import doctest
@@ -595,10 +607,10 @@ def test_docstring_examples_run(module):
 
 def test_the_shipped_small_model_loads_offline(data_lm, tmp_path):
     """The package's own pretrained small AWD-LSTM is found with no network and maps onto a new vocab."""
-    import emberfit.text.learner as L
+    import emberfit.text.weights.find as W
 
-    found = L.bundled_pretrained()
-    assert found is not None, f"the bundled model is missing from {L.BUNDLED_DIR}"
+    found = W.bundled_pretrained()
+    assert found is not None, f"the bundled model is missing from {W.BUNDLED_DIR}"
     lm = language_model_learner(
         data_lm, AWD_LSTM, config=awd_lstm_small_lm_config, path=tmp_path, silent=True
     )

@@ -10,26 +10,29 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from emberfit.core.callbacks.base import Callback
+
 from emberfit.core.data import DatasetType
 from emberfit.core.io import load_tensors
 from emberfit.core.seed import set_seed
 from emberfit.text.corpus import (
     LMCorpus,
     clas_databunch_from_arrays,
-    concat_corpora,
     prepare_corpus,
     read_corpus,
     strip_gutenberg,
 )
 from emberfit.text.data import TextList
 from emberfit.text.ensemble import ensemble_accuracy, ensemble_predict_texts, ensemble_preds
-from emberfit.text.learner import AWD_LSTM, language_model_learner, text_classifier_learner
-from emberfit.text.models import awd_lstm_small_clas_config, awd_lstm_small_lm_config
-from emberfit.text.pretrain import PretrainSettings, _plan, main, pretrain, train_lm
-from emberfit.text.pretrained import load_pretrained
-from emberfit.text.transform import Tokenizer
+from emberfit.text.learner import language_model_learner, text_classifier_learner
+from emberfit.text.models import AWD_LSTM, awd_lstm_small_clas_config, awd_lstm_small_lm_config
+from emberfit.text.pretrain.cli import main, pretrain
+from emberfit.text.pretrain.planning import plan_epochs
+from emberfit.text.pretrain.settings import PretrainSettings
+from emberfit.text.pretrain.train import train_lm
+from emberfit.text.token_store import concat_corpora
+from emberfit.text.tokenizer import Tokenizer
+from emberfit.text.weights.convert import load_pretrained
 
 TINY = dataclasses.replace(awd_lstm_small_lm_config, emb_sz=16, n_hid=32)
 TINY_CLAS = dataclasses.replace(awd_lstm_small_clas_config, emb_sz=16, n_hid=32)
@@ -232,12 +235,12 @@ class KillMid(Callback):
 
 def test_plan_sizes_the_run():
     s = PretrainSettings(bs=10, bptt=10, max_tokens=2500)
-    assert _plan(s, 100, None, 0.0, 0, None) == (1, 25)
+    assert plan_epochs(s, 100, None, 0.0, 0, None) == (1, 25)
     s = PretrainSettings(bs=10, bptt=10, time_budget=1.0)
     # 0.1 s a batch, a validation 2 s: 5 epochs of 96 batches (48 s) + 5 validations and a final one (12 s)
-    assert _plan(s, 100, 0.1, 0.2, 10, 60.0) == (5, 96)
+    assert plan_epochs(s, 100, 0.1, 0.2, 10, 60.0) == (5, 96)
     s = PretrainSettings(epochs=2, time_budget=1.0)
-    assert _plan(s, 100, 0.1, 0.0, 10, 60.0) == (2, 100)  # --epochs caps a generous budget
+    assert plan_epochs(s, 100, 0.1, 0.0, 10, 60.0) == (2, 100)  # --epochs caps a generous budget
 
 
 def test_time_budget_run_ends_in_time(corpus_dir, tmp_path):
@@ -331,10 +334,10 @@ def test_init_starts_from_an_earlier_model(corpus_dir, tmp_path):
 
 
 def test_time_budget_caps_a_big_validation_set(corpus_dir, tmp_path, monkeypatch):
-    import emberfit.text.pretrain as pt
+    import emberfit.text.pretrain.planning as planning
 
     # validation 5 s a batch against a 6 s budget: it gets at most a tenth of the budget (4 batches at least)
-    monkeypatch.setattr(pt, "measure_speed", lambda learn: (0.01, 5.0))
+    monkeypatch.setattr(planning, "measure_speed", lambda learn: (0.01, 5.0))
     corpus = prepare_corpus([corpus_dir], min_freq=1, log=None)
     s = PretrainSettings(bs=2, bptt=6, time_budget=0.1, valid_pct=0.4)
     learn, card = train_lm(corpus, tmp_path / "v", s, checkpoints=False, config=TINY, log=None)
