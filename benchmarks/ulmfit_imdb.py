@@ -216,7 +216,7 @@ def unsup_data(a):
 
     from emberfit.core.download import URLs, untar_data
     from emberfit.core.seed import set_seed
-    from emberfit.text.data import TextList
+    from emberfit.text.item_lists import TextList
 
     sample = set(pd.read_csv(untar_data(URLs.IMDB_SAMPLE) / "texts.csv").text)
     unsup = pd.read_csv(a.unsup, keep_default_na=False, usecols=["text"])

@@ -6,12 +6,13 @@ names below, and nothing else.
 
 from ..core import *
 from ..core import __all__ as _core_all
-from .data import LMLabelList, LMTextList, Text, TextList, TextProcessor
 from .databunch import TextClasDataBunch, TextDataBunch, TextLMDataBunch
 from .ensemble import ensemble_accuracy, ensemble_predict_texts, ensemble_preds
 from .generate import decode_spec_tokens, detokenize
+from .item_lists import LMTextList, Text, TextList
 from .language_learner import LanguageLearner
 from .learner import language_model_learner, text_classifier_learner
+from .lm_labels import LMLabelList
 from .loaders import LMLoader, SortishLoader
 from .models import (
     AWD_LSTM,
@@ -23,6 +24,7 @@ from .models import (
     get_language_model,
     get_text_classifier,
 )
+from .processor import TextProcessor
 from .rnn_learner import RNNLearner
 from .rnn_regularizer import RNNRegularizer
 from .rules import (

@@ -37,10 +37,14 @@ import torch
 
 from ..core.data_block import CategoryList, LabelList, LabelLists
 from .blanks import drop_blank_tokens
-from .data import LMLabelList, LMTextList, TextList, TextProcessor, read_text_file
+from .item_lists import LMTextList, TextList
+from .lm_labels import LMLabelList
 from .loaders import ragged_take
+from .processor import TextProcessor
+from .raw_texts import read_text_file
 from .rules import BOS
-from .token_store import concat_corpora
+from .settings import TextSettings
+from .token_store import concat_corpora, default_cache_dir
 from .tokenizer import Tokenizer
 from .vocab import Vocab
 
@@ -259,16 +263,10 @@ class LMCorpus:
         ]
 
 
-def _cache_dir() -> Path:
-    from ..core.download import Config
-
-    return Config.home() / "cache" / "tokens"
-
-
 def prepare_corpus(
     paths: Sequence[str | os.PathLike],
-    max_vocab: int = 60000,
-    min_freq: int = 3,
+    max_vocab: int = TextSettings.max_vocab,  # the data-block defaults (60000, 3)
+    min_freq: int = TextSettings.min_freq,
     text_field: str = "text",
     text_col: str = "text",
     tokenizer: Tokenizer | None = None,
@@ -300,7 +298,7 @@ def prepare_corpus(
             )
         if log:
             log(f"tokenizing {p}: {int(grp.max()) + 1} documents in {len(texts)} pieces", flush=True)
-        corpora.append(tok.process_corpus(texts, cache_dir=_cache_dir() if cache else None))
+        corpora.append(tok.process_corpus(texts, cache_dir=default_cache_dir() if cache else None))
         groups.append(grp + g0)
         g0 += int(grp.max()) + 1
         sources.append(np.full(len(texts), i, dtype=np.int16))
@@ -316,18 +314,16 @@ def prepare_corpus(
 
 
 # ----------------------------------------------------------------- DataBunches from ready arrays
-def _text_list(cls: type[TextList], ids, offsets, processor: TextProcessor, path) -> TextList:
-    tl = cls.from_state(
-        {"ids": torch.from_numpy(np.asarray(ids)), "offsets": torch.from_numpy(offsets)}, {}, path, {}
-    )
-    tl.processor = processor
-    return tl
-
-
-def _processor(itos: Sequence[str]) -> TextProcessor:
-    proc = TextProcessor(vocab=Vocab(list(itos)))
-    proc.fitted = True
-    return proc
+def _split_lists(
+    cls: type[TextList], ids, offsets, splits, proc: TextProcessor, path: Path
+) -> list[TextList]:
+    """The documents of each split (document indices) as processed lists of ``cls``, sharing ``proc``."""
+    ids, offsets = np.asarray(ids), np.asarray(offsets, dtype=np.int64)
+    out = []
+    for idx in splits:
+        sub_ids, sub_offsets = ragged_take(ids, offsets, np.asarray(idx, dtype=np.int64))
+        out.append(cls.from_ids(sub_ids, sub_offsets, proc, path))
+    return out
 
 
 def lm_databunch_from_arrays(
@@ -351,14 +347,9 @@ def lm_databunch_from_arrays(
     >>> data.one_batch()[0].shape
     torch.Size([2, 5])
     """
-    ids, offsets = np.asarray(ids), np.asarray(offsets, dtype=np.int64)
-    proc, path = _processor(itos), Path(path)
-    lists = []
-    for idx in (train_idx, valid_idx):
-        sub_ids, sub_off = ragged_take(ids, offsets, np.asarray(idx, dtype=np.int64))
-        x = _text_list(LMTextList, sub_ids.astype(np.int32, copy=False), sub_off, proc, path)
-        lists.append(LabelList(x, LMLabelList(np.zeros(len(x), dtype=np.int8), path=path)))
-    lls = LabelLists(path, *lists)
+    path = Path(path)
+    xs = _split_lists(LMTextList, ids, offsets, (train_idx, valid_idx), TextProcessor.from_vocab(itos), path)
+    lls = LabelLists(path, *(LabelList(x, LMLabelList.for_items(x, path)) for x in xs))
     return lls.databunch(
         bs=bs, val_bs=val_bs, device=device, bptt=bptt, backwards=backwards, bptt_jitter=bptt_jitter
     )
@@ -388,21 +379,18 @@ def clas_databunch_from_arrays(
     >>> data.c, data.one_batch()[0].shape
     (2, torch.Size([2, 3]))
     """
-    ids, offsets = np.asarray(ids), np.asarray(offsets, dtype=np.int64)
     labels = np.asarray(labels, dtype=np.int64)
     if len(labels) != len(offsets) - 1:
         raise ValueError(f"{len(offsets) - 1} documents but {len(labels)} labels")
-    proc, path = _processor(itos), Path(path)
-    lists = []
-    for idx in (train_idx, valid_idx, test_idx):
-        if idx is None:
-            continue
-        idx = np.asarray(idx, dtype=np.int64)
-        sub_ids, sub_off = ragged_take(ids, offsets, idx)
-        x = _text_list(TextList, sub_ids.astype(np.int32, copy=False), sub_off, proc, path)
-        y = CategoryList.from_state(
+    path = Path(path)
+    splits = [np.asarray(idx, dtype=np.int64) for idx in (train_idx, valid_idx, test_idx) if idx is not None]
+    xs = _split_lists(TextList, ids, offsets, splits, TextProcessor.from_vocab(itos), path)
+    # The labels are codes already: CategoryList's rebuild-from-codes constructor takes them as they are.
+    ys = [
+        CategoryList.from_state(
             {"codes": torch.from_numpy(labels[idx])}, {"classes": list(classes)}, path, {}
         )
-        lists.append(LabelList(x, y))
-    lls = LabelLists(path, *lists)
+        for idx in splits
+    ]
+    lls = LabelLists(path, *(LabelList(x, y) for x, y in zip(xs, ys)))
     return lls.databunch(bs=bs, val_bs=val_bs, device=device, backwards=backwards)

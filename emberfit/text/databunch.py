@@ -2,8 +2,9 @@
 
 ``TextDataBunch.from_csv(path, 'texts.csv')`` gives a classifier bunch (a
 ``TextClasDataBunch``), as in fastai v1; ``TextLMDataBunch.from_csv(...)`` a language-model
-one. The factories build the vocabulary with ``min_freq=2`` (the data-block path uses 3),
-``max_vocab=60000``. Batch size defaults: 64 for language models, 32 for classifiers.
+one. The factories build the vocabulary with v1's factory settings (``min_freq=2``,
+``max_vocab=60000``: :data:`~emberfit.text.settings.FACTORY_SETTINGS`; the data-block path
+uses ``min_freq=3``). Batch size defaults: 64 for language models, 32 for classifiers.
 
 >>> # data = TextDataBunch.from_csv(untar_data(URLs.IMDB_SAMPLE), 'texts.csv')
 >>> # data.show_batch(); data.vocab.itos[:10]; data.train_ds[0][0].data[:10]
@@ -11,6 +12,7 @@ one. The factories build the vocabulary with ``min_freq=2`` (the data-block path
 
 from __future__ import annotations
 
+import inspect
 import pathlib
 from collections.abc import Sequence
 
@@ -20,20 +22,32 @@ import torch
 
 from ..core.csv_io import read_csv
 from ..core.data import DataBunch, load_data
-from ..core.data_block import MultiCategoryList
-from .data import TextList
+from ..core.data_block import ItemLists, LabelLists, MultiCategoryList
+from .item_lists import LMTextList, TextList
+from .settings import FACTORY_SETTINGS, TextSettings
 from .tokenizer import Tokenizer
 from .vocab import Vocab
 
 __all__ = ["TextDataBunch", "TextLMDataBunch", "TextClasDataBunch"]
+
+# What a factory passes to ``databunch()`` besides the loader options of its kind of list.
+_BUNCH_OPTIONS = ("bs", "val_bs", "device", "num_workers")
 
 
 class TextDataBunch(DataBunch):
     """A DataBunch of texts; ``vocab`` is the vocabulary (``data.vocab.itos``).
 
     The ``from_*`` factories on this class build a classifier (as fastai v1 did); use
-    :class:`TextLMDataBunch` for a language model.
+    :class:`TextLMDataBunch` for a language model. Their keyword ``options`` are the text
+    settings (:class:`~emberfit.text.settings.TextSettings`: ``max_vocab``, ``min_freq``,
+    ``mark_fields``, ``include_bos``, ``include_eos``, ``cache_dir``, ``chunksize``), then
+    ``bs``, ``val_bs``, ``device`` and the loader options (``bptt``, ``backwards``,
+    ``bptt_jitter`` for a language model; ``pad_idx``, ``pad_first``, ``backwards``,
+    ``max_len`` for a classifier). An unknown option is refused before any tokenizing.
     """
+
+    _items_cls: type[TextList] = TextList  # the items the factories build (their loader options)
+    _default_bs = 32
 
     @property
     def vocab(self) -> Vocab:
@@ -44,19 +58,34 @@ class TextDataBunch(DataBunch):
         return issubclass(cls, TextLMDataBunch)
 
     @classmethod
-    def _finish(cls, src, label_cols, classes, label_delim, test_items, kwargs) -> TextDataBunch:
+    def _options(cls, where: str, tokenizer: Tokenizer | None, options: dict) -> tuple[TextSettings, dict]:
+        """Split a factory's ``options`` into its text settings and its ``databunch()`` arguments."""
+        settings = FACTORY_SETTINGS.updated({"tokenizer": tokenizer, **TextSettings.pick(options)}, where)
+        params = inspect.signature(cls._items_cls.make_loaders).parameters
+        loader = [n for n, p in params.items() if p.default is not p.empty]
+        unknown = sorted(set(options) - set(_BUNCH_OPTIONS) - set(loader))
+        if unknown:
+            raise TypeError(
+                f"{cls.__name__}.{where} does not take {unknown}; it takes the text settings "
+                f"{list(TextSettings.names())}, {list(_BUNCH_OPTIONS)} and the loader options {loader}"
+            )
+        return settings, {"bs": cls._default_bs, **options}
+
+    @classmethod
+    def _label(cls, src: ItemLists, label_cols, classes, label_delim) -> LabelLists:
         if cls._is_lm():
-            lls = src.label_for_lm()
-        elif label_delim is not None:
-            lls = src.label_from_df(
+            return src.label_for_lm()
+        if label_delim is not None:
+            return src.label_from_df(
                 cols=label_cols, label_cls=MultiCategoryList, classes=classes, label_delim=label_delim
             )
-        else:
-            lls = src.label_from_df(cols=label_cols, classes=classes)
-        if test_items is not None:
-            lls.add_test(test_items)
-        kwargs.setdefault("bs", 64 if cls._is_lm() else 32)
-        return lls.databunch(**kwargs)
+        return src.label_from_df(cols=label_cols, classes=classes)
+
+    @classmethod
+    def _databunch(cls, lls: LabelLists, test: TextList | None, bunch_kw: dict) -> TextDataBunch:
+        if test is not None:
+            lls.add_test(test)
+        return lls.databunch(**bunch_kw)
 
     @classmethod
     def from_df(
@@ -71,45 +100,28 @@ class TextDataBunch(DataBunch):
         text_cols=1,
         label_cols=0,
         label_delim: str | None = None,
-        chunksize: int | None = None,
-        max_vocab: int = 60000,
-        min_freq: int = 2,
-        mark_fields: bool = False,
-        include_bos: bool = True,
-        include_eos: bool = False,
-        **kwargs,
+        **options,
     ) -> TextDataBunch:
         """A bunch from training and validation DataFrames (text in ``text_cols``, labels in ``label_cols``).
 
-        ``kwargs`` go to ``databunch()``: ``bs``, ``val_bs``, ``device`` and the loader settings
-        (``bptt``, ``backwards``, ``bptt_jitter`` for a language model; ``pad_first``,
-        ``max_len`` for a classifier).
+        ``options``: the text settings, ``bs``, ``val_bs``, ``device`` and the loader options
+        (see :class:`TextDataBunch`).
 
         >>> df = pd.DataFrame({"label": ["a", "b"] * 10, "text": ["x y", "y z"] * 10})
         >>> TextClasDataBunch.from_df(".", df[:16], df[16:], bs=4).vocab.itos[:3]
         ['xxunk', 'xxpad', 'xxbos']
         """
+        settings, bunch_kw = cls._options("from_df", tokenizer, options)
         for name, df in (("train_df", train_df), ("valid_df", valid_df)):
             if not isinstance(df, pd.DataFrame):
                 raise TypeError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
         both = pd.concat([train_df, valid_df], ignore_index=True)
-        src = TextList.from_df(
-            both,
-            path,
-            cols=text_cols,
-            vocab=vocab,
-            tokenizer=tokenizer,
-            max_vocab=max_vocab,
-            min_freq=min_freq,
-            mark_fields=mark_fields,
-            include_bos=include_bos,
-            include_eos=include_eos,
-            chunksize=chunksize,
-        ).split_by_idx(np.arange(len(train_df), len(both)))
-        test = None
-        if test_df is not None:
-            test = TextList.from_df(test_df, path, cols=text_cols)
-        return cls._finish(src, label_cols, classes, label_delim, test, kwargs)
+        src = TextList.from_df(both, path, cols=text_cols, vocab=vocab, **settings.as_kwargs())
+        lls = cls._label(
+            src.split_by_idx(np.arange(len(train_df), len(both))), label_cols, classes, label_delim
+        )
+        test = None if test_df is None else TextList.from_df(test_df, path, cols=text_cols)
+        return cls._databunch(lls, test, bunch_kw)
 
     @classmethod
     def from_csv(
@@ -126,57 +138,44 @@ class TextDataBunch(DataBunch):
         text_cols=1,
         label_cols=0,
         label_delim: str | None = None,
-        chunksize: int | None = None,
-        max_vocab: int = 60000,
-        min_freq: int = 2,
-        mark_fields: bool = False,
-        include_bos: bool = True,
-        include_eos: bool = False,
         encoding: str = "utf-8",
-        **kwargs,
+        **options,
     ) -> TextDataBunch:
         """A bunch from ``path/csv_name``: a random ``valid_pct`` of the rows (plus one) is validation, as in fastai v1.
 
         The split uses torch's global RNG (``set_seed`` repeats it); other columns (such as
         the IMDB sample's ``is_valid``) are ignored. ``test`` names an optional CSV of texts.
-        ``encoding`` is that of the files (e.g. 'latin-1'; the default is UTF-8).
+        ``encoding`` is that of the files (e.g. 'latin-1'; the default is UTF-8). ``options``:
+        see :class:`TextDataBunch`.
 
         >>> # data = TextDataBunch.from_csv(path, 'texts.csv')  # label,text,is_valid -> a classifier
         """
+        settings, bunch_kw = cls._options("from_csv", tokenizer, options)
         path = pathlib.Path(path)
-        f = path / csv_name
-        if not f.is_file():
+        if not (path / csv_name).is_file():
             raise FileNotFoundError(
-                f"from_csv: no file {f}; check path={str(path)!r} and csv_name={csv_name!r}"
+                f"from_csv: no file {path / csv_name}; check path={str(path)!r} and csv_name={csv_name!r}"
             )
         if not 0 <= valid_pct < 1:
             raise ValueError(f"valid_pct must be in [0, 1), got {valid_pct!r}")
-        where = f"{cls.__name__}.from_csv"
-        df = read_csv(f, where, encoding, sep=delimiter or ",", header=header)
+
+        def read(name: str) -> pd.DataFrame:
+            return read_csv(
+                path / name, f"{cls.__name__}.from_csv", encoding, sep=delimiter or ",", header=header
+            )
+
+        df = read(csv_name)
         if len(df) < 2:
             raise ValueError(
-                f"{f} has {len(df)} row(s); at least 2 are needed for a training and a validation set"
+                f"{path / csv_name} has {len(df)} row(s); at least 2 are needed for a training and a validation set"
             )
         cut = min(int(valid_pct * len(df)) + 1, len(df) - 1)
         valid_idx = np.sort(torch.randperm(len(df))[:cut].numpy())
-        src = TextList.from_df(
-            df,
-            path,
-            cols=text_cols,
-            vocab=vocab,
-            tokenizer=tokenizer,
-            max_vocab=max_vocab,
-            min_freq=min_freq,
-            mark_fields=mark_fields,
-            include_bos=include_bos,
-            include_eos=include_eos,
-            chunksize=chunksize,
-        ).split_by_idx(valid_idx)
-        test_items = None
-        if test is not None:
-            tdf = read_csv(path / test, where, encoding, sep=delimiter or ",", header=header)
-            test_items = TextList.from_df(tdf, path, cols=text_cols)
-        return cls._finish(src, label_cols, classes, label_delim, test_items, kwargs)
+        # (not through from_df: the list keeps the file's row order, which ties in the vocabulary follow)
+        src = TextList.from_df(df, path, cols=text_cols, vocab=vocab, **settings.as_kwargs())
+        lls = cls._label(src.split_by_idx(valid_idx), label_cols, classes, label_delim)
+        test_items = None if test is None else TextList.from_df(read(test), path, cols=text_cols)
+        return cls._databunch(lls, test_items, bunch_kw)
 
     @classmethod
     def from_folder(
@@ -188,46 +187,28 @@ class TextDataBunch(DataBunch):
         classes: Sequence | None = None,
         tokenizer: Tokenizer | None = None,
         vocab: Vocab | None = None,
-        chunksize: int | None = None,
-        max_vocab: int = 60000,
-        min_freq: int = 2,
-        mark_fields: bool = False,
-        include_bos: bool = True,
-        include_eos: bool = False,
-        **kwargs,
+        **options,
     ) -> TextDataBunch:
         """A bunch from ``path/{train,valid}/<class>/*.txt`` (labels are the class folders).
 
+        ``options``: see :class:`TextDataBunch`.
+
         >>> # data = TextClasDataBunch.from_folder(path, valid='test', classes=['neg', 'pos'])
         """
+        settings, bunch_kw = cls._options("from_folder", tokenizer, options)
         path = pathlib.Path(path)
-        src = TextList.from_folder(
-            path,
-            vocab=vocab,
-            tokenizer=tokenizer,
-            max_vocab=max_vocab,
-            min_freq=min_freq,
-            mark_fields=mark_fields,
-            include_bos=include_bos,
-            include_eos=include_eos,
-            chunksize=chunksize,
-        ).split_by_folder(train=train, valid=valid)
-        if cls._is_lm():
-            lls = src.label_for_lm()
-        else:
-            lls = src.label_from_folder(classes=classes)
-        if test is not None:
-            lls.add_test(TextList.from_folder(path / test))
-        kwargs.setdefault("bs", 64 if cls._is_lm() else 32)
-        return lls.databunch(**kwargs)
+        src = TextList.from_folder(path, vocab=vocab, **settings.as_kwargs()).split_by_folder(
+            train=train, valid=valid
+        )
+        lls = src.label_for_lm() if cls._is_lm() else src.label_from_folder(classes=classes)
+        return cls._databunch(lls, None if test is None else TextList.from_folder(path / test), bunch_kw)
 
     @classmethod
     def load(
         cls, path: str | pathlib.Path, name: str = "data_save.safetensors", bs: int | None = None, **kwargs
     ):
         """Load data written by ``data.save(name)`` (the same as :func:`load_data`)."""
-        bs = bs or (64 if cls._is_lm() else 32)
-        data = load_data(path, name, bs=bs, **kwargs)
+        data = load_data(path, name, bs=bs or cls._default_bs, **kwargs)
         if not isinstance(data, cls):
             raise ValueError(
                 f"{pathlib.Path(path) / name} holds a {type(data).__name__}, not a {cls.__name__}; "
@@ -239,6 +220,9 @@ class TextDataBunch(DataBunch):
 class TextLMDataBunch(TextDataBunch):
     """Language-model data: ``(bs, bptt)`` batches of token streams, targets shifted by one."""
 
+    _items_cls = LMTextList
+    _default_bs = 64
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # The model predicts one of ``len(vocab.itos)`` tokens.
@@ -247,3 +231,10 @@ class TextLMDataBunch(TextDataBunch):
 
 class TextClasDataBunch(TextDataBunch):
     """Classifier data: documents padded at the start with ``xxpad``, sorted by length."""
+
+
+# The bunch each kind of list builds (core's LabelLists.databunch() and load_data() ask the
+# training items for ``databunch_cls``). Set here, beside the bunch classes, so that the lists
+# never import this module: the factories above import the lists, and imports go one way.
+TextList.databunch_cls = TextClasDataBunch
+LMTextList.databunch_cls = TextLMDataBunch

@@ -20,7 +20,7 @@ from pathlib import Path
 from ..core.callbacks.precision import cpu_has_fast_bf16
 from ..core.download import URLs, untar_data
 from ..core.seed import set_seed
-from .data import TextList
+from .item_lists import TextList
 from .databunch import TextLMDataBunch
 from .learner import bundled_pretrained, language_model_learner, text_classifier_learner
 from .models.awd_lstm import AWD_LSTM, awd_lstm_small_clas_config, awd_lstm_small_lm_config

@@ -27,6 +27,7 @@ __all__ = [
     "TokenizedCorpus",
     "CorpusBuilder",
     "concat_corpora",
+    "default_cache_dir",
     "save_corpus",
     "load_corpus",
     "code_fingerprint",
@@ -124,6 +125,13 @@ def concat_corpora(corpora: Sequence[TokenizedCorpus]) -> TokenizedCorpus:
 
 
 # ------------------------------------------------------------------------------------ the cache
+def default_cache_dir() -> Path:
+    """Where tokenized corpora are cached unless told otherwise: ``<EMBERFIT_HOME>/cache/tokens``."""
+    from ..core.download import Config
+
+    return Config.home() / "cache" / "tokens"
+
+
 def save_corpus(path: Path, corpus: TokenizedCorpus, desc: dict) -> None:
     """Store a corpus as .npy arrays + a JSON token table (no pickle); meta.json goes last."""
     path.mkdir(parents=True, exist_ok=True)

@@ -11,8 +11,11 @@ import torch
 from emberfit.core.data import DatasetType, load_data
 from emberfit.core.data_block import LabelLists
 from emberfit.core.learner import Learner
-from emberfit.text.data import Text, TextList, TextProcessor, read_text_file
 from emberfit.text.databunch import TextClasDataBunch, TextDataBunch, TextLMDataBunch
+from emberfit.text.item_lists import Text, TextList
+from emberfit.text.processor import TextProcessor
+from emberfit.text.raw_texts import read_text_file
+from emberfit.text.settings import FACTORY_SETTINGS, TextSettings
 
 WORDS = "good bad movie film plot actor great awful boring fun".split()
 
@@ -72,6 +75,30 @@ def test_min_freq_is_3_in_data_blocks_and_2_in_factories():
     assert "thrice" in block.vocab.itos and "twice" not in block.vocab.itos
     factory = TextDataBunch.from_df(".", df[:50], df[50:], text_cols="text", label_cols="label")
     assert "twice" in factory.vocab.itos
+
+
+def test_settings_have_one_set_of_defaults_and_factories_pass_v1s_min_freq():
+    assert TextSettings().min_freq == 3 and TextSettings().max_vocab == 60000
+    assert FACTORY_SETTINGS == TextSettings(min_freq=2)
+    assert TextList(["a"]).processor.min_freq == TextProcessor().min_freq == 3
+    lm = TextLMDataBunch.from_df(".", reviews()[:50], reviews()[50:], text_cols="text", max_vocab=100, bs=4)
+    assert lm.processor.max_vocab == 100 and lm.processor.min_freq == 2
+    with pytest.raises(TypeError, match=r"TextProcessor does not take \['min_frq'\]"):
+        TextProcessor(min_frq=2)
+    with pytest.raises(ValueError, match="min_freq must be an int >= 0"):
+        TextList(["a"], min_freq=-1)
+
+
+def test_factories_refuse_an_unknown_option_before_tokenizing(monkeypatch):
+    def boom(*a, **k):
+        raise AssertionError("tokenized before the options were checked")
+
+    monkeypatch.setattr(TextProcessor, "tokenize", boom)
+    df = reviews()
+    with pytest.raises(TypeError, match=r"TextLMDataBunch.from_df does not take \['bpt'\].*'bptt'"):
+        TextLMDataBunch.from_df(".", df[:50], df[50:], text_cols="text", bpt=10)
+    with pytest.raises(TypeError, match=r"TextClasDataBunch.from_df does not take \['bptt'\].*'pad_first'"):
+        TextClasDataBunch.from_df(".", df[:50], df[50:], text_cols="text", label_cols="label", bptt=10)
 
 
 def test_mark_fields_puts_xxfld_before_each_column():

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from emberfit.text.data import TextList
+from emberfit.text.item_lists import TextList
 from emberfit.text.databunch import TextDataBunch, TextLMDataBunch
 
 from .test_data import reviews

@@ -22,7 +22,7 @@ from emberfit.text.corpus import (
     read_corpus,
     strip_gutenberg,
 )
-from emberfit.text.data import TextList
+from emberfit.text.item_lists import TextList
 from emberfit.text.ensemble import ensemble_accuracy, ensemble_predict_texts, ensemble_preds
 from emberfit.text.learner import language_model_learner, text_classifier_learner
 from emberfit.text.models import AWD_LSTM, awd_lstm_small_clas_config, awd_lstm_small_lm_config
