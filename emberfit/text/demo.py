@@ -20,7 +20,7 @@ from pathlib import Path
 from ..core.callbacks.precision import cpu_has_fast_bf16
 from ..core.download import URLs, untar_data
 from ..core.seed import set_seed
-from .item_lists import TextList
+from .data import TextList
 from .databunch import TextLMDataBunch
 from .learner import bundled_pretrained, language_model_learner, text_classifier_learner
 from .models.awd_lstm import AWD_LSTM, awd_lstm_small_clas_config, awd_lstm_small_lm_config
@@ -76,54 +76,22 @@ def sample_path(
     t0 = time.perf_counter()
     path = untar_data(URLs.IMDB_SAMPLE)
     kw = {"path": Path(model_dir), "silent": not verbose}
-
-    # -- language model: every review's text, a random 10% held out (labels unused) -------------
+    # language model: every review's text, a random 10% held out (labels unused)
     if data_lm is None:
         data_lm = TextLMDataBunch.from_csv(path, "texts.csv", text_cols="text", valid_pct=0.1, bs=bs_lm)
     times["data"] = time.perf_counter() - t0
     t = time.perf_counter()
-    if pretrained_fnames is not None:
-        files = [str(Path(f).resolve()) for f in pretrained_fnames]
-        learn = language_model_learner(
-            data_lm, AWD_LSTM, config=lm_config, drop_mult=0.3, pretrained_fnames=files, **kw
-        )
-    else:
-        learn = language_model_learner(
-            data_lm, AWD_LSTM, config=lm_config, drop_mult=0.3, pretrained=False, **kw
-        )
-        learn.freeze()  # the same schedule as from pretrained weights
-    if bf16:
-        learn.to_bf16()
-    if lm_frozen_epochs:
-        _stage(learn, lm_frozen_epochs, lm_lrs[0])
-    learn.unfreeze()
-    _stage(learn, lm_epochs, lm_lrs[1])
+    learn = _lm_learner(data_lm, pretrained_fnames, lm_config, bf16, kw)
+    _fine_tune_lm(learn, lm_frozen_epochs, lm_epochs, lm_lrs)
     lm_loss, lm_acc, lm_ppl = learn.validate()
     learn.save_encoder("fine_tuned_enc")
-    set_seed(seed)
+    set_seed(seed)  # the sample text does not depend on how much randomness training drew
     generated = learn.predict(PROMPT, n_words, temperature=0.75) if n_words else ""
     times["lm"] = time.perf_counter() - t
-
-    # -- classifier on the sample's own split, with the language model's vocabulary -----------
     t = time.perf_counter()
     if data_clas is None:
-        data_clas = (
-            TextList.from_csv(path, "texts.csv", cols="text", vocab=data_lm.vocab)
-            .split_from_df(col="is_valid")
-            .label_from_df(cols="label")
-            .databunch(bs=bs_clas)
-        )
-    clas = text_classifier_learner(
-        data_clas, AWD_LSTM, config=clas_config, drop_mult=0.5, pretrained=False, **kw
-    )
-    if bf16:
-        clas.to_bf16()
-    clas.load_encoder("fine_tuned_enc")
-    _stage(clas, clas_epochs, 2e-2)
-    _stage(clas, clas_epochs, slice(1e-2 / (2.6**4), 1e-2), freeze_to=-2)
-    _stage(clas, clas_epochs, slice(5e-3 / (2.6**4), 5e-3), freeze_to=-3)
-    clas.unfreeze()
-    _stage(clas, clas_epochs, slice(1e-3 / (2.6**4), 1e-3))
+        data_clas = _classifier_data(path, data_lm, bs_clas)
+    clas = _train_classifier(data_clas, clas_config, bf16, kw, clas_epochs)
     clas_acc = clas.validate()[1]
     times["classifier"] = time.perf_counter() - t
     return {
@@ -136,6 +104,57 @@ def sample_path(
         "seconds": times,
         "learners": (learn, clas),
     }
+
+
+def _lm_learner(data_lm, pretrained_fnames, lm_config, bf16: bool, kw: dict):
+    """The language model learner, frozen, from the pretrained files or from random weights."""
+    if pretrained_fnames is not None:
+        files = [str(Path(f).resolve()) for f in pretrained_fnames]
+        learn = language_model_learner(
+            data_lm, AWD_LSTM, config=lm_config, drop_mult=0.3, pretrained_fnames=files, **kw
+        )
+    else:
+        learn = language_model_learner(
+            data_lm, AWD_LSTM, config=lm_config, drop_mult=0.3, pretrained=False, **kw
+        )
+        learn.freeze()  # the same schedule as from pretrained weights
+    if bf16:
+        learn.to_bf16()
+    return learn
+
+
+def _fine_tune_lm(learn, frozen_epochs: int, epochs: int, lrs: tuple[float, float]) -> None:
+    """``frozen_epochs`` with only embedding and decoder trainable, then ``epochs`` unfrozen."""
+    if frozen_epochs:
+        _stage(learn, frozen_epochs, lrs[0])
+    learn.unfreeze()
+    _stage(learn, epochs, lrs[1])
+
+
+def _classifier_data(path: Path, data_lm, bs: int):
+    """The sample's own split (``is_valid``) with the language model's vocabulary."""
+    return (
+        TextList.from_csv(path, "texts.csv", cols="text", vocab=data_lm.vocab)
+        .split_from_df(col="is_valid")
+        .label_from_df(cols="label")
+        .databunch(bs=bs)
+    )
+
+
+def _train_classifier(data_clas, clas_config, bf16: bool, kw: dict, epochs: int):
+    """The classifier on the fine-tuned encoder, trained with gradual unfreezing (``epochs`` a stage)."""
+    clas = text_classifier_learner(
+        data_clas, AWD_LSTM, config=clas_config, drop_mult=0.5, pretrained=False, **kw
+    )
+    if bf16:
+        clas.to_bf16()
+    clas.load_encoder("fine_tuned_enc")
+    _stage(clas, epochs, 2e-2)
+    _stage(clas, epochs, slice(1e-2 / (2.6**4), 1e-2), freeze_to=-2)
+    _stage(clas, epochs, slice(5e-3 / (2.6**4), 5e-3), freeze_to=-3)
+    clas.unfreeze()
+    _stage(clas, epochs, slice(1e-3 / (2.6**4), 1e-3))
+    return clas
 
 
 def run_demo(verbose: bool = False, seed: int = 42) -> list[dict]:
