@@ -45,7 +45,8 @@ from emberfit.core.callbacks.base import Callback
 from emberfit.core.data import DatasetType
 from emberfit.core.io import atomic_write
 from emberfit.core.seed import set_seed
-from emberfit.text.corpus import LMCorpus, clas_databunch_from_arrays, read_corpus
+from emberfit.text.corpus import LMCorpus, clas_databunch_from_arrays
+from emberfit.text.corpus_files import read_corpus
 from emberfit.text.learner import text_classifier_learner
 from emberfit.text.loaders import ragged_take
 from emberfit.text.models import (

@@ -10,20 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from emberfit.core.callbacks.base import Callback
 
+from emberfit.core.callbacks.base import Callback
 from emberfit.core.data import DatasetType
 from emberfit.core.io import load_tensors
 from emberfit.core.seed import set_seed
-from emberfit.text.corpus import (
-    LMCorpus,
-    clas_databunch_from_arrays,
-    prepare_corpus,
-    read_corpus,
-    strip_gutenberg,
-)
-from emberfit.text.item_lists import TextList
+from emberfit.text.corpus import LMCorpus, clas_databunch_from_arrays, prepare_corpus
+from emberfit.text.corpus_files import read_corpus, strip_gutenberg
 from emberfit.text.ensemble import ensemble_accuracy, ensemble_predict_texts, ensemble_preds
+from emberfit.text.item_lists import TextList
 from emberfit.text.learner import language_model_learner, text_classifier_learner
 from emberfit.text.models import AWD_LSTM, awd_lstm_small_clas_config, awd_lstm_small_lm_config
 from emberfit.text.pretrain.cli import main, pretrain

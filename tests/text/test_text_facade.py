@@ -32,7 +32,7 @@ def test_facade_all_is_exact_and_resolves():
 # The text data side, module by module (tokenize_pool has no example: it is exercised by test_tokenizer).
 DATA_MODULES = [
     "rules", "spacy_tokenizer", "token_store", "tokenizer", "vocab", "settings", "raw_texts", "processor",
-    "item_lists", "lm_labels", "databunch", "loaders", "corpus",
+    "item_lists", "lm_labels", "databunch", "loaders", "corpus_files", "corpus",
 ]  # fmt: skip
 
 

@@ -2,7 +2,7 @@
 
     emberfit pretrain --corpus books/ reviews.csv.gz --out my_lm --preset small --epochs 2
 
-reads the corpora (see :mod:`emberfit.text.corpus` for the formats), tokenizes them with the
+reads the corpora (see :mod:`emberfit.text.corpus_files` for the formats), tokenizes them with the
 cached tokenizer, builds the vocabulary, and trains with ``fit_one_cycle``, gradient clipping
 and, on a GPU, bf16 (or fp16) mixed precision. It writes to ``--out``:
 
