@@ -172,13 +172,16 @@ class DataBunch:
         self.device = torch.device(device) if device is not None else default_device()
         self.path = Path(path)
         self.label_lists = label_lists
-        # What this data is, set once here: the fitted input processor, the label classes and
-        # the loss they call for. Learners and applications read these, never label_lists.
+        # What this data is, set once here: the fitted input processor, the label classes, the
+        # loss they call for and how predictions read back (multi-label; labels trained as log(y)).
+        # Learners and applications read these, never label_lists.
         about = label_lists.describe() if label_lists is not None else {}
         self.processor = about.get("processor")
         self.classes: list | None = about.get("classes")
         self.c: int | None = about.get("c")
         self.loss_func = loss_func if loss_func is not None else about.get("loss_func")
+        self.multi_label: bool = about.get("multi_label", False)
+        self.log_labels: bool = about.get("log_labels", False)
         self._kwargs: dict = {}  # databunch() settings, kept by save() so load_data() rebuilds alike
 
     # -- construction ---------------------------------------------------------------------

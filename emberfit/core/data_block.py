@@ -525,13 +525,16 @@ class LabelLists:
         return getattr(self.train.x, "databunch_cls", None) or DataBunch
 
     def describe(self) -> dict:
-        """What a DataBunch built from these lists is: x processor, label classes, ``c`` and loss."""
+        """What a DataBunch built from these lists is: x processor, label classes, ``c``, loss, label kind."""
         y = self.train.y
         return {
             "processor": self.train.x.processor,
             "classes": getattr(y, "classes", None),
             "c": y.c,
             "loss_func": y.loss_func,
+            # how predictions read back (e.g. a tabular predict_df): several classes per item, or log space
+            "multi_label": isinstance(y, MultiCategoryList),
+            "log_labels": bool(getattr(y, "log", False)),
         }
 
     def batch_frame(self, xb, yb, rows: int):

@@ -20,7 +20,6 @@ import pandas as pd
 import torch
 
 from ..core.data import DataBunch
-from ..core.data_block import CategoryList, FloatList, MultiCategoryList
 from ..core.layers import emb_sz_rule
 from ..core.learner import Learner
 from ..core.registry import register
@@ -52,27 +51,24 @@ class TabularLearner(Learner):
             raise ValueError("predict_df got an empty DataFrame (0 rows); there is nothing to predict")
         if not isinstance(bs, int) or bs <= 0:
             raise ValueError(f"bs must be a positive int, got {bs!r}")
-        lls = self.data.label_lists
         cats, conts = self.data.processor.rows_to_tensors(df)
         if hasattr(self.model, "reset"):
             self.model.reset()
         out = torch.cat(
             [self.pred_batch((cats[i : i + bs], conts[i : i + bs])) for i in range(0, len(df), bs)]
         )
-        y = lls.train.y
-        if isinstance(y, MultiCategoryList):
-            names = np.asarray(y.classes, dtype=object)
-            pred = [";".join(names[row]) for row in (out > 0.5).numpy()]
-            res = pd.DataFrame({"prediction": pred}, index=df.index)
-        elif isinstance(y, CategoryList):
-            pred = np.asarray(y.classes, dtype=object)[out.argmax(1).numpy()]
-            res = pd.DataFrame({"prediction": pred}, index=df.index)
-        else:
-            vals = out.exp() if getattr(y, "log", False) else out
+        if self.data.classes is None:  # regression
+            vals = out.exp() if self.data.log_labels else out
             vals = vals.numpy().reshape(len(df), -1)
             cols = ["prediction"] if vals.shape[1] == 1 else [f"prediction_{j}" for j in range(vals.shape[1])]
             return pd.DataFrame(vals, columns=cols, index=df.index)
-        for j, c in enumerate(y.classes):
+        names = np.asarray(self.data.classes, dtype=object)
+        if self.data.multi_label:
+            pred = [";".join(names[row]) for row in (out > 0.5).numpy()]
+        else:
+            pred = names[out.argmax(1).numpy()]
+        res = pd.DataFrame({"prediction": pred}, index=df.index)
+        for j, c in enumerate(self.data.classes):
             res[f"proba_{c}"] = out[:, j].numpy()
         return res
 
@@ -130,16 +126,16 @@ def tabular_learner(
         isinstance(n, numbers.Integral) and n > 0 for n in layers
     ):
         raise TypeError(f"layers must be a list of positive hidden sizes such as [200, 100], got {layers!r}")
-    y = data.label_lists.train.y
-    if isinstance(y, CategoryList) and not isinstance(y, MultiCategoryList) and data.c < 2:
+    classification = data.classes is not None  # float (regression) labels have no classes
+    if classification and not data.multi_label and data.c < 2:
         raise ValueError(
-            f"the training labels have a single class {y.classes}; a classifier needs at least two classes"
+            f"the training labels have a single class {data.classes}; a classifier needs at least two classes"
         )
     if y_range is not None:
         ok = isinstance(y_range, (list, tuple)) and len(y_range) == 2
         if not ok or not all(isinstance(v, numbers.Real) for v in y_range) or not y_range[0] < y_range[1]:
             raise ValueError(f"y_range must be (low, high) numbers with low < high, got {y_range!r}")
-        if not isinstance(y, FloatList):
+        if classification:
             raise ValueError("y_range is for regression (float labels); this data is a classification")
     proc = data.processor  # its out_* names are the model's inputs, after procs such as FillMissing
     model = TabularModel(

@@ -104,6 +104,22 @@ def test_regression_with_y_range_and_log_target(df):
     assert list(out.columns) == ["prediction"] and out["prediction"].iloc[0] == pytest.approx(value, rel=1e-5)
 
 
+def test_multi_label_predict_df_joins_the_classes_above_half(df):
+    """Several labels per row: ``prediction`` joins those with probability > 0.5, plus one proba column each."""
+    df["tags"] = np.where(df["color"] == "red", "warm;bright", np.where(df["x"] > 0, "cool", "dim"))
+    data = build(df, label="tags", label_delim=";")
+    assert data.multi_label and data.classes == ["bright", "cool", "dim", "warm"]
+    set_seed(0)
+    learn = tabular_learner(data, layers=[32], silent=True)
+    learn.fit_one_cycle(4, 1e-2)
+    out = learn.predict_df(df.iloc[:20])
+    assert list(out.columns) == ["prediction", "proba_bright", "proba_cool", "proba_dim", "proba_warm"]
+    probs = out.iloc[:, 1:].to_numpy()
+    expected = [";".join(c for c, p in zip(data.classes, row) if p > 0.5) for row in probs]
+    assert out["prediction"].tolist() == expected
+    assert ";".join(learn.predict(df.iloc[0])[0]) == expected[0]  # predict() agrees, as a list
+
+
 def test_model_without_categorical_or_continuous_inputs():
     only_cont = TabularModel(emb_szs=[], n_cont=3, out_sz=1, layers=[4])
     assert only_cont(torch.zeros(5, 0, dtype=torch.long), torch.randn(5, 3)).shape == (5, 1)
