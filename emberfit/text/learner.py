@@ -26,8 +26,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch.nn.functional as F
+
 from ..core.data import DataBunch
-from ..core.data_block import CategoryList, MultiCategoryList
 from ..core.metrics import Perplexity, accuracy, accuracy_thresh
 from .databunch import TextLMDataBunch
 from .language_learner import LanguageLearner
@@ -100,12 +101,11 @@ def _warn_random_encoder(e: FileNotFoundError) -> None:
 
 def _classifier_metrics(data: DataBunch) -> list | None:
     """Accuracy for single-label classes, accuracy over a threshold for multi-label, none for regression."""
-    y = data.label_lists.train.y
-    if isinstance(y, MultiCategoryList):
-        return [accuracy_thresh]
-    if isinstance(y, CategoryList):
-        return [accuracy]
-    return None
+    if data.classes is None:
+        return None
+    # multi-label data is the data whose labels call for the per-class binary loss
+    multi = data.loss_func is F.binary_cross_entropy_with_logits
+    return [accuracy_thresh] if multi else [accuracy]
 
 
 def _make_learner(

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from torch import Tensor, nn
 
 from ..core.data import DataBunch
-from ..core.data_block import CategoryList, MultiCategoryList
 from ..core.distributed import unwrap
 from ..core.io import load_tensors, save_tensors
 from ..core.learner import Learner
@@ -220,20 +220,17 @@ class RNNLearner(Learner):
         )
 
     def _preds_frame(self, probs: Tensor, index: pd.Index) -> pd.DataFrame:
-        y = self.data.label_lists.train.y
-        if isinstance(y, MultiCategoryList):
-            names = np.asarray(y.classes, dtype=object)
-            res = pd.DataFrame(
-                {"prediction": [";".join(names[r]) for r in (probs > 0.5).numpy()]}, index=index
-            )
-        elif isinstance(y, CategoryList):
-            pred = np.asarray(y.classes, dtype=object)[probs.argmax(1).numpy()]
-            res = pd.DataFrame({"prediction": pred}, index=index)
-        else:
-            vals = (probs.exp() if getattr(y, "log", False) else probs).numpy().reshape(len(index), -1)
+        """Predictions decoded by the labels' rules: the class (multi-label: those above 0.5, joined by ``;``)
+        and one ``proba_<class>`` column per class; for regression the values (``exp`` of a ``log=True`` target)."""
+        decoded = [self.data.label_lists.decode_pred(p) for p in probs]
+        if self.data.classes is None:
+            vals = torch.stack([d[2] for d in decoded]).numpy().reshape(len(index), -1)
             cols = ["prediction"] if vals.shape[1] == 1 else [f"prediction_{j}" for j in range(vals.shape[1])]
             return pd.DataFrame(vals, columns=cols, index=index)
-        for j, c in enumerate(y.classes):
+        pred = np.empty(len(decoded), dtype=object)  # the class values as they are (str, int...)
+        pred[:] = [";".join(d[0]) if isinstance(d[0], list) else d[0] for d in decoded]
+        res = pd.DataFrame({"prediction": pred}, index=index)
+        for j, c in enumerate(self.data.classes):
             res[f"proba_{c}"] = probs[:, j].numpy()
         return res
 
