@@ -44,6 +44,11 @@ class TextDataBunch(DataBunch):
     ``bs``, ``val_bs``, ``device`` and the loader options (``bptt``, ``backwards``,
     ``bptt_jitter`` for a language model; ``pad_idx``, ``pad_first``, ``backwards``,
     ``max_len`` for a classifier). An unknown option is refused before any tokenizing.
+
+    >>> df = pd.DataFrame({"label": ["pos", "neg"] * 10, "text": ["a good film", "a bad film"] * 10})
+    >>> data = TextDataBunch.from_df(".", df[:16], df[16:], text_cols="text", label_cols="label", bs=4)
+    >>> type(data).__name__, data.classes, data.vocab.itos[9:13]
+    ('TextClasDataBunch', ['neg', 'pos'], ['a', 'film', 'good', 'bad'])
     """
 
     _items_cls: type[TextList] = TextList  # the items the factories build (their loader options)
@@ -218,7 +223,13 @@ class TextDataBunch(DataBunch):
 
 
 class TextLMDataBunch(TextDataBunch):
-    """Language-model data: ``(bs, bptt)`` batches of token streams, targets shifted by one."""
+    """Language-model data: ``(bs, bptt)`` batches of token streams, targets shifted by one.
+
+    >>> df = pd.DataFrame({"text": ["a good film", "a bad film"] * 10})
+    >>> data = TextLMDataBunch.from_df(".", df[:16], df[16:], text_cols="text", bs=4, bptt=5)
+    >>> data.c == len(data.vocab.itos), tuple(data.one_batch()[0].shape)
+    (True, (4, 5))
+    """
 
     _items_cls = LMTextList
     _default_bs = 64
@@ -230,7 +241,13 @@ class TextLMDataBunch(TextDataBunch):
 
 
 class TextClasDataBunch(TextDataBunch):
-    """Classifier data: documents padded at the start with ``xxpad``, sorted by length."""
+    """Classifier data: documents padded at the start with ``xxpad``, sorted by length.
+
+    >>> df = pd.DataFrame({"label": ["pos", "neg"] * 10, "text": ["a good film", "so bad"] * 10})
+    >>> data = TextClasDataBunch.from_df(".", df[:16], df[16:], text_cols="text", label_cols="label", bs=4)
+    >>> x, y = data.one_batch(DatasetType.Valid); data.c, x[:, 0].tolist()  # the short texts are padded first
+    (2, [2, 2, 1, 1])
+    """
 
 
 # The bunch each kind of list builds (core's LabelLists.databunch() and load_data() ask the

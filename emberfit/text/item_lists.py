@@ -284,7 +284,13 @@ class TextList(ItemList):
 
 @register("items", "text.LMTextList")
 class LMTextList(TextList):
-    """A TextList for language modelling (made by ``label_for_lm``): batches are token streams."""
+    """A TextList for language modelling (made by ``label_for_lm``): batches are token streams.
+
+    >>> df = pd.DataFrame({"text": ["a b c d e f"] * 8})
+    >>> data = TextList.from_df(df, cols="text", min_freq=1).split_by_idx([0]).label_for_lm().databunch(bs=2, bptt=3)
+    >>> type(data.train_ds.x).__name__, tuple(data.one_batch()[0].shape)
+    ('LMTextList', (2, 3))
+    """
 
     def make_loaders(
         self,

@@ -29,7 +29,11 @@ lm_cross_entropy.__name__ = "CrossEntropyFlat"
 
 @register("items", "text.LMLabelList")
 class LMLabelList(EmptyLabelList):
-    """The 'labels' of a language model: the next tokens, made by the loader (nothing stored)."""
+    """The 'labels' of a language model: the next tokens, made by the loader (nothing stored).
+
+    >>> y = LMLabelList.for_items(range(3), "."); len(y), y.c, y.loss_func.__name__
+    (3, None, 'CrossEntropyFlat')
+    """
 
     name = "target"
 

@@ -49,6 +49,10 @@ class TextProcessor(PreProcessor):
 
     Its JSON state (``itos``, the tokenizer's description, the settings) is what saved data
     and exported learners store.
+
+    >>> proc = TextProcessor(min_freq=1).fit(TextList(["Hello world", "hello"]))
+    >>> proc.vocab.itos[9:11], proc.process_one("Hello you").tolist()
+    (['hello', 'world'], [2, 5, 9, 0])
     """
 
     state_attrs = (
