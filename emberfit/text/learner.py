@@ -26,8 +26,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch.nn.functional as F
-
 from ..core.data import DataBunch
 from ..core.metrics import Perplexity, accuracy, accuracy_thresh
 from .databunch import TextLMDataBunch
@@ -103,9 +101,7 @@ def _classifier_metrics(data: DataBunch) -> list | None:
     """Accuracy for single-label classes, accuracy over a threshold for multi-label, none for regression."""
     if data.classes is None:
         return None
-    # multi-label data is the data whose labels call for the per-class binary loss
-    multi = data.loss_func is F.binary_cross_entropy_with_logits
-    return [accuracy_thresh] if multi else [accuracy]
+    return [accuracy_thresh] if data.multi_label else [accuracy]
 
 
 def _make_learner(

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from torch import Tensor, nn
 
 from ..core.data import DataBunch
@@ -220,17 +219,20 @@ class RNNLearner(Learner):
         )
 
     def _preds_frame(self, probs: Tensor, index: pd.Index) -> pd.DataFrame:
-        """Predictions decoded by the labels' rules: the class (multi-label: those above 0.5, joined by ``;``)
-        and one ``proba_<class>`` column per class; for regression the values (``exp`` of a ``log=True`` target)."""
-        decoded = [self.data.label_lists.decode_pred(p) for p in probs]
-        if self.data.classes is None:
-            vals = torch.stack([d[2] for d in decoded]).numpy().reshape(len(index), -1)
+        """Predictions decoded as the labels read: the class (multi-label: those above 0.5, joined by ``;``)
+        and one ``proba_<class>`` column per class; for regression the values (``exp`` of ``log=True`` labels)."""
+        data = self.data
+        if data.classes is None:
+            vals = (probs.exp() if data.log_labels else probs).numpy().reshape(len(index), -1)
             cols = ["prediction"] if vals.shape[1] == 1 else [f"prediction_{j}" for j in range(vals.shape[1])]
             return pd.DataFrame(vals, columns=cols, index=index)
-        pred = np.empty(len(decoded), dtype=object)  # the class values as they are (str, int...)
-        pred[:] = [";".join(d[0]) if isinstance(d[0], list) else d[0] for d in decoded]
+        names = np.asarray(data.classes, dtype=object)
+        if data.multi_label:
+            pred = [";".join(names[r]) for r in (probs > 0.5).numpy()]
+        else:
+            pred = names[probs.argmax(1).numpy()]
         res = pd.DataFrame({"prediction": pred}, index=index)
-        for j, c in enumerate(self.data.classes):
+        for j, c in enumerate(data.classes):
             res[f"proba_{c}"] = probs[:, j].numpy()
         return res
 
