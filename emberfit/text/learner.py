@@ -104,6 +104,12 @@ def _classifier_metrics(data: DataBunch) -> list | None:
     return [accuracy_thresh] if data.multi_label else [accuracy]
 
 
+def _model_init(kind: str, data: DataBunch, cfg: AWDLSTMConfig, drop_mult: float, **head) -> dict:
+    """The arguments of ``build_text_model`` (JSON only: an export stores them to rebuild the model)."""
+    init = {"kind": kind, "vocab_sz": len(data.vocab.itos), "config": dataclasses.asdict(cfg)}
+    return {**init, "drop_mult": float(drop_mult), **head}
+
+
 def _make_learner(
     learner_cls: type[RNNLearner],
     data: DataBunch,
@@ -163,12 +169,7 @@ def language_model_learner(
         files, cfg = _pretrained_files(
             data, cfg, config is not None, pretrained_fnames, pretrained_model, learn_kwargs
         )
-    init = {
-        "kind": "lm",
-        "vocab_sz": len(data.vocab.itos),
-        "config": dataclasses.asdict(cfg),
-        "drop_mult": float(drop_mult),
-    }
+    init = _model_init("lm", data, cfg, drop_mult)
     if learn_kwargs.get("metrics") is None:
         learn_kwargs["metrics"] = [accuracy, Perplexity()]
     return _make_learner(LanguageLearner, data, init, files, awd_lstm_lm_split, alpha, beta, learn_kwargs)
@@ -216,17 +217,10 @@ def text_classifier_learner(
             files, cfg = _pretrained_files(data, cfg, config is not None, None, None, learn_kwargs)
         except FileNotFoundError as e:
             _warn_random_encoder(e)
-    init = {
-        "kind": "clas",
-        "vocab_sz": len(data.vocab.itos),
-        "config": dataclasses.asdict(cfg),
-        "drop_mult": float(drop_mult),
-        "n_class": int(data.c),
-        "bptt": bptt,
-        "max_len": max_len,
-        "lin_ftrs": None if lin_ftrs is None else [int(n) for n in lin_ftrs],
-        "ps": None if ps is None else [float(p) for p in ps],
-    }
+    lin_ftrs = None if lin_ftrs is None else [int(n) for n in lin_ftrs]
+    ps = None if ps is None else [float(p) for p in ps]
+    init = _model_init("clas", data, cfg, drop_mult, n_class=int(data.c), bptt=bptt, max_len=max_len,
+                       lin_ftrs=lin_ftrs, ps=ps)  # fmt: skip
     if learn_kwargs.get("metrics") is None:
         learn_kwargs["metrics"] = _classifier_metrics(data)
     return _make_learner(RNNLearner, data, init, files, awd_lstm_clas_split, alpha, beta, learn_kwargs)
