@@ -186,7 +186,7 @@ def test_old_exports_with_module_paths_still_load(exported):
 
 
 def test_tampered_saved_data_and_checkpoint(exported, tmp_path):
-    from emberfit.core.data import load_data
+    from emberfit.core.data_block.labelling import load_data
 
     path, _, _, _, _ = exported
     df = _df()

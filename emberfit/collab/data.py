@@ -19,7 +19,9 @@ import torch
 
 from ..core.checks import inf_rows
 from ..core.data import DataBunch
-from ..core.data_block import FloatList, ItemList, LabelLists
+from ..core.data_block.items import ItemList
+from ..core.data_block.labelling import LabelLists
+from ..core.data_block.labels import FloatList
 from ..core.registry import register
 from .processor import CollabProcessor, py_scalar
 

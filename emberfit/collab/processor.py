@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..core.data_block import ItemList, PreProcessor
+from ..core.data_block.items import ItemList
+from ..core.data_block.processor import PreProcessor
 from ..core.registry import register
 
 __all__ = ["CollabProcessor", "NA"]

@@ -16,8 +16,10 @@ from .callbacks.base import Callback, CancelFitException
 from .callbacks.precision import MixedPrecision
 from .callbacks.recorder import Recorder
 from .callbacks.training import CSVLogger, EarlyStoppingCallback, GradientClipping, SaveModelCallback
-from .data import DataBunch, DatasetType, TensorLoader, load_data
-from .data_block import CategoryList, FloatList, ItemList, ItemLists, LabelList, LabelLists, MultiCategoryList
+from .data import DataBunch, DatasetType, TensorLoader
+from .data_block.items import ItemList
+from .data_block.labelling import ItemLists, LabelList, LabelLists, load_data
+from .data_block.labels import CategoryList, FloatList, MultiCategoryList
 from .distributed import init_distributed, shutdown_distributed
 from .download import Config, Path, URLs, untar_data
 from .export import load_learner

@@ -10,7 +10,6 @@ Python objects, which is what keeps small models fast.
 from __future__ import annotations
 
 import enum
-import inspect
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,12 +18,12 @@ import pandas as pd
 import torch
 
 from .display import display_frame, generic_frame
+from .io import save_tensors
 
 __all__ = [
     "DatasetType",
     "TensorLoader",
     "DataBunch",
-    "load_data",
     "default_device",
     "to_device",
     "batch_size",
@@ -271,8 +270,6 @@ class DataBunch:
             raise ValueError(
                 "only DataBunches built with the data block API (ItemList...databunch()) can be saved"
             )
-        from .io import save_tensors
-
         tensors, meta = self.label_lists.to_state()
         meta["databunch_kwargs"] = self._kwargs
         return save_tensors(self.path / name, tensors, meta)
@@ -284,42 +281,3 @@ class DataBunch:
             if dl is not None:
                 parts.append(f"{n}: {getattr(dl, 'n', '?')} items, {len(dl)} batches")
         return f"{type(self).__name__}({'; '.join(parts)}; device={self.device})"
-
-
-def load_data(path: str | Path, name: str = "data_save.safetensors", bs: int = 64, **kwargs) -> DataBunch:
-    """Load a DataBunch written by ``data.save(name)`` (no pickle involved).
-
-    >>> # data.save('tmp'); data = load_data(path, 'tmp', bs=32)
-    """
-    from .data_block import LabelLists
-    from .io import load_tensors
-    from .registry import check_json
-
-    path = Path(path)
-    tensors, meta = load_tensors(path / name, what="saved data")
-    if "label_lists" not in meta:
-        raise ValueError(
-            f"{path / name} is a safetensors file but not saved data (use learn.load for weights)"
-        )
-    try:
-        ll = LabelLists.from_state(tensors, meta, path=path)
-        kw = dict(meta.get("databunch_kwargs", {}))
-        check_json(kw, "databunch_kwargs")
-        # Only loader options this kind of data takes may come from the file.
-        sig = inspect.signature(type(ll.train.x).make_loaders).parameters
-        known = {"val_bs", "num_workers"} | {n for n, p in sig.items() if p.default is not p.empty}
-        unknown = sorted(set(kw) - known)
-        if unknown:
-            raise ValueError(
-                f"databunch_kwargs has {unknown}, which this data does not take (it takes {sorted(known)})"
-            )
-    except ValueError as e:
-        raise ValueError(f"{path / name}: {e}") from None
-    except (KeyError, TypeError, AttributeError, IndexError, RuntimeError) as e:
-        raise ValueError(
-            f"{path / name}: the saved data's header is damaged or from an incompatible emberfit version "
-            f"({type(e).__name__}: {e}); save it again with data.save() (nothing was loaded)"
-        ) from None
-    kw.update(kwargs)
-    kw["bs"] = bs
-    return ll.databunch(**kw)

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .data_block import LabelLists
+from .data_block.labelling import LabelLists
 from .io import flatten_state, load_tensors, save_tensors, unflatten_state
 from .registry import build, lookup, registered_name
 

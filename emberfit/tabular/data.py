@@ -23,7 +23,8 @@ import torch
 from ..core.checks import check_no_inf_labels
 from ..core.csv_io import read_csv
 from ..core.data import DataBunch
-from ..core.data_block import ItemList, ItemLists, LabelLists
+from ..core.data_block.items import ItemList
+from ..core.data_block.labelling import ItemLists, LabelLists
 from ..core.registry import register
 from .processor import TabularProcessor, did_you_mean, resolve_cont_names
 from .procs import check_procs

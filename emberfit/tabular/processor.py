@@ -19,7 +19,8 @@ import pandas as pd
 import torch
 
 from ..core.checks import INF_FIX, inf_by_column
-from ..core.data_block import ItemList, PreProcessor
+from ..core.data_block.items import ItemList
+from ..core.data_block.processor import PreProcessor
 from ..core.registry import register
 from .procs import NA_CATEGORY, Categorify, TabularProc, make_proc
 

@@ -21,8 +21,9 @@ import pandas as pd
 import torch
 
 from ..core.csv_io import read_csv
-from ..core.data import DataBunch, load_data
-from ..core.data_block import ItemLists, LabelLists, MultiCategoryList
+from ..core.data import DataBunch
+from ..core.data_block.labelling import ItemLists, LabelLists, load_data
+from ..core.data_block.labels import MultiCategoryList
 from .item_lists import LMTextList, TextList
 from .settings import FACTORY_SETTINGS, TextSettings
 from .tokenizer import Tokenizer

@@ -20,15 +20,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..core.data_block import (
-    CategoryList,
-    ItemList,
-    ItemLists,
-    LabelList,
-    LabelLists,
-    _as_array,
-    _infer_label_cls,
-)
+from ..core.data_block.items import ItemList, _as_array
+from ..core.data_block.labelling import ItemLists, LabelList, LabelLists
+from ..core.data_block.labels import CategoryList, _infer_label_cls
 from ..core.registry import register
 from .lm_labels import LMLabelList
 from .loaders import LMLoader, SortishLoader, ragged_take

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..core.data_block import EmptyLabelList
+from ..core.data_block.labels import EmptyLabelList
 from ..core.registry import register
 
 __all__ = ["LMLabelList", "lm_cross_entropy"]

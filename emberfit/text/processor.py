@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from ..core.data_block import ItemList, PreProcessor
+from ..core.data_block.items import ItemList
+from ..core.data_block.processor import PreProcessor
 from ..core.registry import register
 from .blanks import check_empty_texts, drop_blank_tokens
 from .loaders import ragged_take

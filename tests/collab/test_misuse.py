@@ -5,7 +5,7 @@ import pytest
 
 from emberfit.collab import CollabDataBunch
 from emberfit.collab.data import CollabList
-from emberfit.core.data_block import FloatList
+from emberfit.core.data_block.labels import FloatList
 
 from .synth import ratings
 

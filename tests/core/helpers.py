@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from emberfit.core.data import DataBunch
-from emberfit.core.data_block import ItemList
+from emberfit.core.data_block.items import ItemList
 from emberfit.core.layers import MLP
 from emberfit.core.learner import Learner
 

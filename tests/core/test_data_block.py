@@ -5,8 +5,10 @@ import pandas as pd
 import pytest
 import torch
 
-from emberfit.core.data import DatasetType, TensorLoader, load_data
-from emberfit.core.data_block import CategoryList, FloatList, ItemList
+from emberfit.core.data import DatasetType, TensorLoader
+from emberfit.core.data_block.items import ItemList
+from emberfit.core.data_block.labelling import load_data
+from emberfit.core.data_block.labels import CategoryList, FloatList
 from emberfit.core.export import load_learner
 from emberfit.core.learner import Learner
 from emberfit.core.metrics import accuracy

@@ -261,7 +261,7 @@ def test_bad_inputs_raise_clear_errors():
 
 
 def test_model_output_that_does_not_fit_the_loss():
-    from emberfit.core.data_block import _mse_flat
+    from emberfit.core.data_block.labels import _mse_flat
 
     learn = Learner(regression_data(), torch.nn.Linear(4, 3), loss_func=_mse_flat, silent=True)
     with pytest.raises(ValueError, match=r"model output shape \(32, 3\) does not fit target shape \(32,\)"):

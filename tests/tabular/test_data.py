@@ -163,7 +163,7 @@ def test_string_label_values_in_frame_with_extension_dtypes():
 
 def test_label_codes_follow_dict_lookup_semantics():
     """core's vectorised label encoding (used for every tabular label) matches a plain dict lookup."""
-    from emberfit.core.data_block import _class_codes
+    from emberfit.core.data_block.labels import _class_codes
 
     values = np.array([True, np.int64(1), 1.0, "1", None, float("nan"), 0, 7], dtype=object)
     lookup = {0: 0, 1: 1}

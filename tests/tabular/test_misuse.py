@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from emberfit.core.data_block import FloatList
+from emberfit.core.data_block.labels import FloatList
 from emberfit.tabular import TabularList
 
 from .conftest import PROCS, build

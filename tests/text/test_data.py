@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import torch
 
-from emberfit.core.data import DatasetType, load_data
-from emberfit.core.data_block import LabelLists
+from emberfit.core.data import DatasetType
+from emberfit.core.data_block.labelling import LabelLists, load_data
 from emberfit.core.learner import Learner
 from emberfit.text.databunch import TextClasDataBunch, TextDataBunch, TextLMDataBunch
 from emberfit.text.item_lists import Text, TextList
