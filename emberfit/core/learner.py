@@ -1,5 +1,10 @@
 """The Learner: a model, its data, a loss, an optimizer, and one readable ``fit`` loop.
 
+This file holds the loop (``_fit``: epochs of ``_train_epoch`` and ``_validate_epoch``, firing the
+events of :mod:`emberfit.core.callbacks.base`) and validation. The Learner's other methods are thin:
+the optimizer side is in ``optim.py``, checkpoints in ``checkpoint.py``, inference exports in
+``export.py``, predictions in ``inference.py``, and precision and DDP are callbacks.
+
 >>> import torch
 >>> from emberfit.core.data import DataBunch
 >>> x = torch.randn(256, 4); y = x @ torch.tensor([1., -2., 3., .5])
@@ -112,9 +117,6 @@ class Learner:
         for f in self._handlers[event]:
             f()
 
-    def _build_handlers(self, cbs: list[Callback]) -> None:
-        self._handlers = event_handlers(cbs)
-
     # -- layer groups, freezing, optimizer (the work is in optim.py) ------------------------
     def split(self, split_on: Callable | Sequence | None) -> Learner:
         """Set the layer groups: a function ``model -> groups``, a list of groups, or None (one group)."""
@@ -165,6 +167,7 @@ class Learner:
         """Train every layer group."""
         self.freeze_to(0)
 
+    # -- distributed training and precision (callbacks do the work) ----------------------------
     def to_distributed(self, find_unused_parameters: bool = False) -> Learner:
         """Train with DistributedDataParallel under torchrun (see :mod:`emberfit.core.distributed`)."""
         if not any(isinstance(c, DistributedTrainer) for c in self.callbacks):
@@ -282,7 +285,7 @@ class Learner:
             cb.learn = self
         for cb in cbs:
             cb.learn = self
-        self._build_handlers(cbs + extra)
+        self._handlers = event_handlers(cbs + extra)  # event -> the bound methods to call, in order
         if self.data.train_dl is None or len(self.data.train_dl) == 0:
             raise ValueError(
                 "the training loader has no batches (empty training set, or bs larger than it with drop_last)"

@@ -75,8 +75,8 @@ class OneCycleSchedule:
     ``max_lr`` may be an array (one value per layer group); values are then arrays too.
 
     >>> s = OneCycleSchedule(100, max_lr=1e-2)
-    >>> round(s.lr(0), 6), round(s.lr(30), 6), s.lr(99) < 1e-6
-    (0.0004, 0.01, True)
+    >>> [round(float(s.lr(k)), 6) for k in (0, 30)], bool(s.lr(100) < 1e-6)  # start, peak, end of the cycle
+    ([0.0004, 0.01], True)
     """
 
     def __init__(
