@@ -64,3 +64,13 @@ def mlp_learner(df, label="y", n_out=1, tmp_path=None, **kw):
     learn = Learner(data, MLP(**init), silent=True, **kw)
     learn.model_init = {"cls": "core.MLP", "kwargs": init}
     return learn
+
+
+def weights(model):
+    """A copy of the model's state (to compare before and after)."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def same(a, b):
+    """Whether two states from :func:`weights` are identical, tensor for tensor."""
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
