@@ -2,15 +2,34 @@
 
 It knows nothing of the applications. Each application facade (``emberfit.text``,
 ``emberfit.tabular``, ``emberfit.collab``) re-exports :data:`__all__` below, so the lesson's
-``from emberfit.<app> import *`` gives the engine's names plus ``pd``, ``np``, ``torch`` and ``plt``.
+``from emberfit.<app> import *`` gives the engine's names plus what fastai v1's star import gave a
+notebook: ``pd``, ``np``, ``torch``, ``plt``, ``nn``, ``F``, ``optim`` (torch.optim), ``os``, ``re``, ``Path``,
+``partial``, ``tensor``, ``Dataset``/``DataLoader``, v1's helpers ``listify``, ``ifnone``, ``to_np``,
+``num_cpus``, ``defaults``, and the rest of :data:`__all__`.
 """
+
+# fastai v1's star import (its imports/core.py and imports/torch.py) put these in every notebook
+import json
+import math
+import os
+import random
+import re
+import shutil
+from collections import Counter, defaultdict
+from copy import copy, deepcopy
+from functools import partial
+from operator import attrgetter, itemgetter
+from warnings import warn
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
+from numpy import array
+from pandas import DataFrame
+from torch import Tensor, nn
 from torch.nn import functional as F
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from .callbacks.base import Callback, CancelFitException
 from .callbacks.precision import MixedPrecision
@@ -27,23 +46,59 @@ from .layers import MLP, SigmoidRange, emb_sz_rule, embedding
 from .learner import Learner
 from .metrics import (
     AUROC,
+    MAE,
+    MSE,
+    RMSE,
+    AverageMetric,
+    ConfusionMatrix,
+    ExplainedVariance,
+    ExpRMSPE,
     FBeta,
+    KappaScore,
+    MatthewsCorreff,
+    MultiLabelFbeta,
     Perplexity,
+    Precision,
+    R2Score,
+    Recall,
     accuracy,
     accuracy_thresh,
+    add_metrics,
+    auc_roc_score,
+    dice,
     error_rate,
     exp_rmspe,
+    explained_variance,
     fbeta,
+    foreground_acc,
     mae,
+    mean_absolute_error,
+    mean_squared_error,
+    mean_squared_logarithmic_error,
     mse,
+    msle,
+    r2_score,
     rmse,
+    roc_curve,
+    root_mean_squared_error,
+    top_k_accuracy,
 )
 from .optim import AdamW
 from .seed import set_seed
+from .v1_helpers import defaults, ifnone, listify, num_cpus, tensor, to_np
+
+# v1's `optim` is torch.optim. Importing emberfit.core.optim (above) set the package attribute to that
+# submodule; the name now means what v1 users expect. emberfit's modules import the submodule itself
+# (`from .optim import ...`, `from . import optim` while this package is being built), unaffected.
+optim = torch.optim
 
 __all__ = [
     # the lesson's everyday modules
     "pd", "np", "torch", "plt", "nn", "F",
+    # the rest of fastai v1's star import: standard library, numpy / pandas / torch names, v1's helpers
+    "os", "re", "math", "shutil", "json", "random", "partial", "itemgetter", "attrgetter", "Counter",
+    "defaultdict", "copy", "deepcopy", "warn", "array", "DataFrame", "optim", "tensor", "Tensor",
+    "Dataset", "DataLoader", "TensorDataset", "listify", "ifnone", "to_np", "num_cpus", "defaults",
     # data access
     "untar_data", "URLs", "Config", "Path",
     # data
@@ -53,9 +108,14 @@ __all__ = [
     "Learner", "load_learner", "set_seed", "AdamW", "init_distributed", "shutdown_distributed",
     "Callback", "CancelFitException", "Recorder", "CSVLogger", "EarlyStoppingCallback", "GradientClipping",
     "MixedPrecision", "SaveModelCallback",
-    # metrics
-    "accuracy", "error_rate", "accuracy_thresh", "rmse", "mae", "mse", "exp_rmspe", "fbeta", "FBeta", "AUROC",
-    "Perplexity",
+    # metrics, under fastai v1's names: functions f(pred, targ), then whole-set (callback) metrics
+    "accuracy", "accuracy_thresh", "top_k_accuracy", "error_rate", "dice", "foreground_acc", "fbeta",
+    "mae", "mean_absolute_error", "mse", "mean_squared_error", "rmse", "root_mean_squared_error",
+    "msle", "mean_squared_logarithmic_error", "exp_rmspe", "r2_score", "explained_variance",
+    "roc_curve", "auc_roc_score",
+    "Precision", "Recall", "FBeta", "R2Score", "ExplainedVariance", "ExpRMSPE", "RMSE", "MAE", "MSE",
+    "AUROC", "KappaScore", "MatthewsCorreff", "ConfusionMatrix", "MultiLabelFbeta", "Perplexity",
+    "AverageMetric", "add_metrics",
     # layers
     "MLP", "SigmoidRange", "embedding", "emb_sz_rule",
 ]  # fmt: skip
