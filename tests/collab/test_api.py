@@ -20,7 +20,7 @@ def test_star_import_gives_exactly_all():
         "rmse",
     ):
         assert n in names
-    assert not {"partial", "warnings", "asdict", "BASELINE_SHRINK"} & names
+    assert not {"warnings", "asdict", "BASELINE_SHRINK"} & names  # partial: fastai v1's star import gave it
 
 
 def test_demo_rows(monkeypatch):
