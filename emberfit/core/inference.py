@@ -63,7 +63,7 @@ def get_preds(
     """``[preds, targets]`` (plus per-item losses) for a split, in dataset order (loaders that sort are undone)."""
     if dl is None:
         dl = learn.data.dl(ds_type)
-    activ = activ or learn._activation()
+    activ = activ or activation(learn)
     model = learn.model
     model.eval()
     reset_model(model)
@@ -95,7 +95,7 @@ def pred_batch(learn: Any, xb) -> torch.Tensor:
         xb = to_device(xb, learn.data.device)
         out = pred_tensor(model(*xb) if isinstance(xb, tuple) else model(xb))
     model.train()
-    return learn._activation()(out.float()).cpu()
+    return activation(learn)(out.float()).cpu()
 
 
 def predict_item(learn: Any, item: Any) -> tuple[Any, torch.Tensor, torch.Tensor]:

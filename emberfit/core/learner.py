@@ -381,9 +381,6 @@ class Learner:
         return [loss, *mets]
 
     # -- inference (the work is in inference.py) ------------------------------------------------
-    def _activation(self) -> Callable:
-        return inference.activation(self)
-
     def get_preds(
         self,
         ds_type: DatasetType = DatasetType.Valid,
