@@ -83,13 +83,11 @@ from .metrics import (
     root_mean_squared_error,
     top_k_accuracy,
 )
-from .optim import AdamW
+from .optimizer import AdamW
 from .seed import set_seed
 from .v1_helpers import defaults, ifnone, listify, num_cpus, tensor, to_np
 
-# v1's `optim` is torch.optim. Importing emberfit.core.optim (above) set the package attribute to that
-# submodule; the name now means what v1 users expect. emberfit's modules import the submodule itself
-# (`from .optim import ...`, `from . import optim` while this package is being built), unaffected.
+# v1's `optim` is torch.optim (emberfit's own optimizer module is `optimizer`, so nothing is shadowed).
 optim = torch.optim
 
 __all__ = [

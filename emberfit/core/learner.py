@@ -2,7 +2,7 @@
 
 This file holds the loop (``_fit``: epochs of ``_train_epoch`` and ``_validate_epoch``, firing the
 events of :mod:`emberfit.core.callbacks.base`) and validation. The Learner's other methods are thin:
-the optimizer side is in ``optim.py``, checkpoints in ``checkpoint.py``, inference exports in
+the optimizer side is in ``optimizer.py``, checkpoints in ``checkpoint.py``, inference exports in
 ``export.py``, predictions in ``inference.py``, and precision and DDP are callbacks.
 
 >>> import torch
@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import inference, optim
+from . import inference
+from . import optimizer as optim
 from .callbacks.base import Callback, CancelFitException, as_callback, as_callbacks, event_handlers
 from .callbacks.ddp import DistributedTrainer
 from .callbacks.precision import MixedPrecision, autocast_context
@@ -117,7 +118,7 @@ class Learner:
         for f in self._handlers[event]:
             f()
 
-    # -- layer groups, freezing, optimizer (the work is in optim.py) ------------------------
+    # -- layer groups, freezing, optimizer (the work is in optimizer.py) ------------------------
     def split(self, split_on: Callable | Sequence | None) -> Learner:
         """Set the layer groups: a function ``model -> groups``, a list of groups, or None (one group)."""
         self.layer_groups = optim.split_groups(self.model, split_on)

@@ -72,10 +72,11 @@ def test_v1_metric_names_come_with_the_star_import():
 
 def test_emberfits_own_optim_module_is_still_its_own():
     """``optim`` in the star import is torch.optim; the engine's optimizer module is untouched."""
-    from emberfit.core.optim import AdamW
+    import emberfit.core.optimizer as optimizer
+    from emberfit.core.optimizer import AdamW
 
-    assert sys.modules["emberfit.core.optim"].AdamW is AdamW
-    assert importlib.import_module("emberfit.core.optim").__name__ == "emberfit.core.optim"
+    assert optimizer.AdamW is AdamW and sys.modules["emberfit.core.optimizer"] is optimizer
+    assert importlib.import_module("emberfit.core.optimizer").__name__ == "emberfit.core.optimizer"
     assert star("emberfit.core")["optim"].SGD is torch_module.optim.SGD
 
 

@@ -50,10 +50,13 @@ def AdamW(params, lr: float = 1e-3, **kwargs) -> torch.optim.AdamW:
     Uses torch's fused kernel (one kernel for all tensors) where every parameter is a float
     on the CPU or a GPU: at small batch sizes the optimizer step is much of the work.
 
-    >>> type(AdamW([torch.nn.Parameter(torch.ones(2))], lr=1e-3)).__name__
-    'AdamW'
+    >>> opt = AdamW(torch.nn.Linear(3, 1).parameters(), lr=1e-3)  # a generator works, like torch's
+    >>> type(opt).__name__, opt.defaults["betas"], len(opt.param_groups[0]["params"])
+    ('AdamW', (0.9, 0.99), 2)
     """
     kwargs.setdefault("betas", (0.9, 0.99))
+    # A generator (model.parameters()) would be used up by the device check below.
+    params = list(params)
     if "fused" not in kwargs and "foreach" not in kwargs:
         groups = (
             params

@@ -1,4 +1,4 @@
-"""Layer groups, discriminative LRs, freezing and weight decay (emberfit/core/optim.py, via the Learner)."""
+"""Layer groups, discriminative LRs, freezing and weight decay (emberfit/core/optimizer.py, via the Learner)."""
 
 import numpy as np
 import torch
