@@ -30,7 +30,18 @@ __all__ = ["CollabDataBunch", "CollabList", "check_ratings", "pair_of", "pairs_a
 
 @register("items", "collab.CollabList")
 class CollabList(ItemList):
-    """Pairs ``(user, item)`` of raw ids; processed into an ``(n, 2)`` array of indices (``codes``)."""
+    """Pairs ``(user, item)`` of raw ids; processed into an ``(n, 2)`` array of indices (``codes``).
+
+    >>> df = pd.DataFrame({"user": [1, 1, 2, 2], "item": ["a", "b", "a", "c"], "rating": [5.0, 3.0, 4.0, 2.0]})
+    >>> il = CollabList.from_df(df, cols=["user", "item"], user_name="user", item_name="item")
+    >>> il.items.shape, il[3]  # raw (user, item) pairs
+    ((4, 2), (2, 'c'))
+    >>> lls = il.split_none().label_from_df(cols="rating", label_cls=FloatList)
+    >>> lls.train.x.codes.tolist()  # indices learned on the training split, 0 = #na#
+    [[1, 1], [1, 2], [2, 1], [2, 3]]
+    >>> lls.train.x.decode(torch.tensor([[2, 3]]))  # indices back to raw ids
+    ([2], ['c'])
+    """
 
     processor_cls = CollabProcessor
 

@@ -22,7 +22,18 @@ __all__ = ["CollabInterpretation", "FactorTensor"]
 
 
 class FactorTensor(torch.Tensor):
-    """The tensor ``learn.weight`` returns: a plain tensor plus :meth:`pca` (``torch.Tensor`` is not patched)."""
+    """The tensor ``learn.weight`` returns: a plain tensor plus :meth:`pca` (``torch.Tensor`` is not patched).
+
+    >>> _ = torch.manual_seed(0)
+    >>> df = pd.DataFrame({"user": [1, 1, 2, 2], "item": ["a", "b", "a", "c"], "rating": [5.0, 3, 4, 2]})
+    >>> learn = collab_learner(CollabDataBunch.from_df(df, valid_pct=0, bs=2, device="cpu"), n_factors=5,
+    ...                        y_range=(0, 5.5), silent=True)
+    >>> w = learn.weight(["a", "b", "c"])  # item factors, one row per item
+    >>> type(w).__name__, w.shape, isinstance(w, torch.Tensor)
+    ('FactorTensor', torch.Size([3, 5]), True)
+    >>> w.pca(2).shape  # the lesson's PCA of the factors
+    torch.Size([3, 2])
+    """
 
     def pca(self, k: int = 3) -> torch.Tensor:
         """Project the rows onto their first ``k`` principal components: ``(n, d) -> (n, k)``.

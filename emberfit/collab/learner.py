@@ -43,7 +43,23 @@ __all__ = ["collab_learner", "CollabLearner"]
 
 @register("learner", "collab.CollabLearner")
 class CollabLearner(CollabInterpretation, CollabInference, Learner):
-    """A Learner for ratings with lookups by raw user id / item id (or title)."""
+    """A Learner for ratings with lookups by raw user id / item id (or title).
+
+    >>> _ = torch.manual_seed(0)
+    >>> df = pd.DataFrame({"user": [1, 1, 2, 2, 3, 3, 4, 4], "item": list("abacbcab"),
+    ...                    "rating": [5.0, 3, 4, 2, 1, 4, 5, 3]})
+    >>> data = CollabDataBunch.from_df(df, valid_pct=0, bs=4, device="cpu")
+    >>> learn = collab_learner(data, n_factors=3, y_range=(0, 5.5), silent=True)
+    >>> type(learn).__name__
+    'CollabLearner'
+    >>> learn.fit(2, 1e-2)
+    >>> learn.predict((1, "c")).fallback is None  # a known user and item: the model answers
+    True
+    >>> learn.recommend(1, n=1)["item"].tolist()  # user 1 rated a and b; c is all that is left
+    ['c']
+    >>> learn.bias(["a", "b"]).shape, learn.weight(["a", "b", "c"]).shape  # the lesson's interpretation
+    (torch.Size([2]), torch.Size([3, 3]))
+    """
 
     def __init__(self, data: DataBunch, model: torch.nn.Module, **kwargs):
         super().__init__(data, model, **kwargs)
@@ -117,8 +133,17 @@ def collab_learner(
     (default: ``emb_sz_rule``); ``layers`` defaults to ``[100, 50]``. Other keyword
     arguments go to :class:`~emberfit.core.learner.Learner` (``wd``, ``metrics``...).
 
-    >>> collab_learner(learn.data, n_factors=4, y_range=[0, 5.5], wd=1e-1, silent=True).model.u_weight
-    Embedding(5, 4)
+    >>> _ = torch.manual_seed(0)
+    >>> df = pd.DataFrame({"user": [1, 1, 2, 2, 3, 3, 4, 4], "item": list("abacbcab"),
+    ...                    "rating": [5.0, 3, 4, 2, 1, 4, 5, 3]})
+    >>> data = CollabDataBunch.from_df(df, valid_pct=0, bs=4, device="cpu")
+    >>> learn = collab_learner(data, n_factors=4, y_range=[0, 5.5], wd=1e-1, silent=True)
+    >>> learn.model.u_weight, learn.model.i_weight  # 4 users + #na#, 3 items + #na#
+    (Embedding(5, 4), Embedding(4, 4))
+    >>> learn.fit(1, 1e-2)
+    >>> nn_learn = collab_learner(data, use_nn=True, emb_szs={"user": 6}, layers=[8], y_range=[0, 5.5], silent=True)
+    >>> type(nn_learn.model).__name__, nn_learn.model.embeds[0]  # the item width comes from emb_sz_rule
+    ('EmbeddingNN', Embedding(5, 6))
     """
     if not isinstance(data, DataBunch) or not isinstance(data.processor, CollabProcessor):
         raise TypeError(

@@ -26,7 +26,16 @@ __all__ = ["EmbeddingDotBias", "EmbeddingNN", "DotBiasConfig", "EmbeddingNNConfi
 
 @dataclass(frozen=True)
 class DotBiasConfig:
-    """Everything needed to rebuild an :class:`EmbeddingDotBias` (stored by ``learn.export``)."""
+    """Everything needed to rebuild an :class:`EmbeddingDotBias` (stored by ``learn.export``).
+
+    >>> m = EmbeddingDotBias(n_factors=4, n_users=3, n_items=5, y_range=(0, 5.5))
+    >>> m.config
+    DotBiasConfig(n_factors=4, n_users=3, n_items=5, y_range=(0, 5.5))
+    >>> EmbeddingDotBias.from_config(m.config).u_weight  # the same model, fresh weights
+    Embedding(3, 4)
+    >>> EmbeddingDotBias.from_config(DotBiasConfig(n_factors=8, n_users=10, n_items=20)).i_weight
+    Embedding(20, 8)
+    """
 
     n_factors: int
     n_users: int
@@ -36,7 +45,18 @@ class DotBiasConfig:
 
 @dataclass(frozen=True)
 class EmbeddingNNConfig:
-    """Everything needed to rebuild an :class:`EmbeddingNN` (stored by ``learn.export``)."""
+    """Everything needed to rebuild an :class:`EmbeddingNN` (stored by ``learn.export``).
+
+    >>> m = EmbeddingNN(emb_szs=((3, 4), (5, 6)), layers=[8], y_range=(0, 5.5))
+    >>> m.config
+    EmbeddingNNConfig(emb_szs=((3, 4), (5, 6)), layers=(8,), ps=None, emb_drop=0.0, y_range=(0, 5.5),
+                      use_bn=True, bn_final=False)
+    >>> EmbeddingNN.from_config(m.config).embeds  # the same model, fresh weights
+    ModuleList(
+      (0): Embedding(3, 4)
+      (1): Embedding(5, 6)
+    )
+    """
 
     emb_szs: tuple[tuple[int, int], tuple[int, int]]  # ((n_users, user_width), (n_items, item_width))
     layers: tuple[int, ...] = (100, 50)

@@ -33,6 +33,19 @@ class CollabPrediction(tuple):
     """``(rating, tensor(rating), tensor([rating]))`` like ``Learner.predict``, plus ``fallback``.
 
     ``fallback`` is None when the model predicted, otherwise which cold-start baseline was used.
+
+    >>> _ = torch.manual_seed(0)
+    >>> df = pd.DataFrame({"user": [1, 1, 2, 2], "item": ["a", "b", "a", "c"], "rating": [5.0, 3, 4, 2]})
+    >>> learn = collab_learner(CollabDataBunch.from_df(df, valid_pct=0, bs=2, device="cpu"), n_factors=3,
+    ...                        y_range=(0, 5.5), silent=True)
+    >>> p = learn.predict((1, "c"))  # a known user and item: the model answers
+    >>> p
+    CollabPrediction(user=1, item='c', rating=...)
+    >>> rating, t, ts = p  # unpacks like Learner.predict
+    >>> float(rating) == p.rating, t.shape, ts.shape, p.fallback
+    (True, torch.Size([]), torch.Size([1]), None)
+    >>> learn.predict((9, "a")).fallback  # user 9 never rated anything: the cold-start baseline
+    'baseline: unknown user (global mean + item bias)'
     """
 
     def __new__(cls, rating: float, fallback: str | None, user: Any, item: Any):

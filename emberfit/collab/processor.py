@@ -45,6 +45,17 @@ class CollabProcessor(PreProcessor):
     lookup of such an id can say so instead of just "not found". ``user_name`` and
     ``item_name`` are the columns the ids came from (None in files written before the
     processor kept them; :class:`~emberfit.collab.data.CollabDataBunch` fills them in).
+
+    >>> df = pd.DataFrame({"user": [1, 1, 2, 2], "item": ["a", "b", "a", "c"], "rating": [5.0, 3.0, 4.0, 2.0]})
+    >>> proc = CollabDataBunch.from_df(df, valid_pct=0, bs=2, device="cpu").processor
+    >>> proc.user_classes, proc.item_classes, (proc.user_name, proc.item_name)
+    (['#na#', 1, 2], ['#na#', 'a', 'b', 'c'], ('user', 'item'))
+    >>> proc.encode(np.array([[2, "c"], [9, "a"]], dtype=object)).tolist()  # user 9 is unknown -> 0 (#na#)
+    [[2, 3], [0, 1]]
+    >>> proc.index(["c", "a"], is_item=True)  # embedding rows of raw ids
+    tensor([3, 1])
+    >>> CollabProcessor.from_state(proc.state()).item_classes  # JSON state, saved in exports
+    ['#na#', 'a', 'b', 'c']
     """
 
     state_attrs = ("user_classes", "item_classes", "outside_train", "user_name", "item_name")

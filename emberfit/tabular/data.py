@@ -33,7 +33,20 @@ __all__ = ["TabularList", "TabularItemLists", "TabularLine", "TabularDataBunch"]
 
 
 class TabularLine:
-    """One processed row: decoded categories and (normalised) continuous values."""
+    """One processed row: decoded categories and (normalised) continuous values.
+
+    >>> df = pd.DataFrame({"c": ["a", "b", "a", "b"], "x": [1.0, None, 3.0, 4.0], "y": [0, 1, 0, 1]})
+    >>> data = (TabularList.from_df(df, cat_names=["c"], cont_names=["x"], procs=[FillMissing, Categorify])
+    ...         .split_by_idx([3]).label_from_df(cols="y").databunch(bs=2, device="cpu"))
+    >>> line = data.train_ds.x[1]  # the second training row, processed: x was missing, filled with the median
+    >>> type(line).__name__, line
+    ('TabularLine', c b; x_na True; x 2.0;)
+    >>> line.names, line.values
+    (['c', 'x_na', 'x'], ['b', True, 2.0])
+    >>> cats, conts = line.data  # what the model gets for this row (codes, 0 = #na#)
+    >>> cats.tolist(), conts.tolist()
+    ([2, 2], [2.0])
+    """
 
     def __init__(self, cats: np.ndarray, conts: np.ndarray, cat_names, cont_names, classes):
         self.cats, self.conts = torch.as_tensor(cats), torch.as_tensor(conts)
@@ -194,7 +207,20 @@ class TabularList(ItemList):
 
 
 class TabularItemLists(ItemLists):
-    """Train/valid TabularLists; ``label_from_df`` adds the checks tabular data needs."""
+    """Train/valid TabularLists; ``label_from_df`` adds the checks tabular data needs.
+
+    >>> df = pd.DataFrame({"c": list("abab"), "x": [1.0, 2.0, 3.0, 4.0], "y": ["no", "yes", "no", "yes"]})
+    >>> sd = TabularList.from_df(df, cat_names=["c"], cont_names=["x"], procs=[Categorify]).split_by_idx([3])
+    >>> type(sd).__name__, len(sd.train), len(sd.valid)
+    ('TabularItemLists', 3, 1)
+    >>> lls = sd.label_from_df(cols="y")
+    >>> lls.train.y.classes, lls.train.x.codes.tolist()
+    (['no', 'yes'], [[1], [2], [1]])
+    >>> sd.label_from_df(cols="x")  # a label that is also an input is refused
+    Traceback (most recent call last):
+    ...
+    ValueError: label column(s) ['x'] are also in cat_names/cont_names; the model would see the answer. Remove them from the inputs
+    """
 
     def label_from_df(self, cols: Any = 1, label_cls: type[ItemList] | None = None, **kwargs) -> LabelLists:
         """Labels from column(s) ``cols``; NaN labels and labels that are also inputs are refused."""
@@ -247,7 +273,17 @@ TabularList.item_lists_cls = TabularItemLists
 
 
 class TabularDataBunch(DataBunch):
-    """A DataBunch of tabular data; :meth:`from_df` is the one-call form of the data-block chain."""
+    """A DataBunch of tabular data; :meth:`from_df` is the one-call form of the data-block chain.
+
+    >>> df = pd.DataFrame({"c": list("abcd") * 5, "x": np.arange(20.0), "y": ["no", "yes"] * 10})
+    >>> data = TabularDataBunch.from_df(".", df, "y", valid_idx=range(16, 20), procs=[Categorify, Normalize],
+    ...                                 cat_names=["c"], cont_names=["x"], bs=4, device="cpu")
+    >>> data.classes, len(data.train_ds), len(data.valid_ds)
+    (['no', 'yes'], 16, 4)
+    >>> (cats, conts), y = data.one_batch()
+    >>> cats.shape, conts.shape, y.shape  # (bs, n_cat), (bs, n_cont), (bs,)
+    (torch.Size([4, 1]), torch.Size([4, 1]), torch.Size([4]))
+    """
 
     @classmethod
     def from_df(

@@ -32,7 +32,22 @@ __all__ = ["TabularLearner", "tabular_learner", "get_emb_szs"]
 
 @register("learner", "tabular.TabularLearner")
 class TabularLearner(Learner):
-    """A :class:`Learner` for tabular data; adds :meth:`predict_df` for many rows at once."""
+    """A :class:`Learner` for tabular data; adds :meth:`predict_df` for many rows at once.
+
+    >>> _ = torch.manual_seed(0)
+    >>> df = pd.DataFrame({"c": list("abcd") * 5, "x": np.arange(20.0), "y": ["no", "yes"] * 10})
+    >>> data = TabularDataBunch.from_df(".", df, "y", valid_idx=range(16, 20), procs=[Categorify, Normalize],
+    ...                                 cat_names=["c"], cont_names=["x"], bs=4, device="cpu")
+    >>> learn = tabular_learner(data, layers=[8], silent=True)
+    >>> type(learn).__name__
+    'TabularLearner'
+    >>> learn.fit(1, 1e-2)
+    >>> preds = learn.predict_df(df.head(3))  # many rows at once, with df's index
+    >>> preds.columns.tolist(), preds.shape
+    (['prediction', 'proba_no', 'proba_yes'], (3, 3))
+    >>> set(preds["prediction"]) <= {"no", "yes"}
+    True
+    """
 
     def predict_df(self, df: pd.DataFrame, bs: int = 4096) -> pd.DataFrame:
         """Predictions for every row of a new DataFrame in one call, as a DataFrame with ``df``'s index.
@@ -76,7 +91,13 @@ class TabularLearner(Learner):
 def get_emb_szs(x: TabularList, emb_szs: dict[str, int] | None = None) -> list[tuple[int, int]]:
     """``(n_categories, width)`` per categorical column: ``emb_sz_rule`` unless ``emb_szs`` names a width.
 
-    >>> # get_emb_szs(data.train_ds.x, {'native-country': 10})
+    >>> df = pd.DataFrame({"color": list("rgbrgb"), "size": list("SMLSML"), "y": [0, 1] * 3})
+    >>> data = (TabularList.from_df(df, cat_names=["color", "size"], cont_names=[], procs=[Categorify])
+    ...         .split_none().label_from_df(cols="y").databunch(bs=2, device="cpu"))
+    >>> get_emb_szs(data.train_ds.x)  # 3 values + #na# per column, width from emb_sz_rule
+    [(4, 3), (4, 3)]
+    >>> get_emb_szs(data.train_ds.x, {"size": 10})  # choose a column's width by name
+    [(4, 3), (4, 10)]
     """
     return _emb_szs(x.cat_names, x.classes, emb_szs)
 
@@ -116,6 +137,22 @@ def tabular_learner(
 
     Classification trains with cross-entropy, regression (float labels) with MSE; ``y_range``
     puts a scaled sigmoid on a regression output. See the module docstring for an example.
+
+    >>> _ = torch.manual_seed(0)
+    >>> df = pd.DataFrame({"c": list("abcd") * 5, "x": np.arange(20.0), "y": ["no", "yes"] * 10})
+    >>> data = TabularDataBunch.from_df(".", df, "y", valid_idx=range(16, 20), procs=[Categorify, Normalize],
+    ...                                 cat_names=["c"], cont_names=["x"], bs=4, device="cpu")
+    >>> learn = tabular_learner(data, layers=[20, 10], emb_szs={"c": 3}, metrics=accuracy, silent=True)
+    >>> learn.model.config.emb_szs, learn.model.config.layers, learn.model.config.out_sz  # 4 letters + #na#
+    (((5, 3),), (20, 10), 2)
+    >>> learn.fit(1, 1e-2)
+    >>> learn.predict(df.iloc[0])[0] in ("no", "yes")
+    True
+    >>> df["price"] = np.arange(20.0) / 4  # float labels: regression (MSE), y_range bounds the output
+    >>> reg = TabularDataBunch.from_df(".", df, "price", valid_idx=range(16, 20), procs=[Categorify, Normalize],
+    ...                                cat_names=["c"], cont_names=["x"], bs=4, device="cpu")
+    >>> tabular_learner(reg, layers=[8], y_range=(0, 6), silent=True).model.config.out_sz
+    1
     """
     if not isinstance(data, DataBunch) or not isinstance(data.processor, TabularProcessor):
         raise TypeError(

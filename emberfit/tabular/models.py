@@ -27,6 +27,19 @@ class TabularConfig:
 
     ``emb_szs`` holds one ``(n_categories, width)`` pair per categorical column (``n_categories``
     counts the ``#na#`` slot). ``ps`` is one dropout per hidden layer (or one float for all).
+
+    >>> m = TabularModel(emb_szs=[(5, 3)], n_cont=2, out_sz=2, layers=[8])
+    >>> m.config
+    TabularConfig(emb_szs=((5, 3),), n_cont=2, out_sz=2, layers=(8,), ps=None, emb_drop=0.0, y_range=None,
+                  use_bn=True, bn_final=False)
+    >>> m.config.to_json()["emb_szs"]  # plain lists: what learn.export() writes
+    [[5, 3]]
+    >>> TabularModel.from_config(m.config).config == m.config  # the same model, fresh weights
+    True
+    >>> TabularConfig(emb_szs=(), n_cont=0, out_sz=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: the model has no inputs: give at least one categorical or continuous column
     """
 
     emb_szs: tuple[tuple[int, int], ...]

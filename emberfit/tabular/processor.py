@@ -35,6 +35,16 @@ class TabularProcessor(PreProcessor):
     categorical column with ``#na#`` first) is what ``learn.export()`` saves. The items it
     fits and processes are TabularLists (typed as ItemList here, so this module needs no
     import of :mod:`emberfit.tabular.data`, which imports it).
+
+    >>> df = pd.DataFrame({"c": ["a", "b", None, "a"], "x": [1.0, None, 3.0, 4.0], "y": [0, 1, 0, 1]})
+    >>> data = (TabularList.from_df(df, cat_names=["c"], cont_names=["x"], procs=[FillMissing, Categorify, Normalize])
+    ...         .split_none().label_from_df(cols="y").databunch(bs=2, device="cpu"))
+    >>> proc = data.processor  # fitted on the training rows when the data were labelled
+    >>> proc.out_cat_names, proc.out_cont_names, proc.classes["c"]
+    (['c', 'x_na'], ['x'], ['#na#', 'a', 'b'])
+    >>> cats, conts = proc.rows_to_tensors(pd.DataFrame({"c": ["b", None], "x": [None, 3.0]}))
+    >>> cats.tolist(), conts.shape  # 'b' -> 2, missing -> 0 (#na#); x_na: False -> 1, True -> 2
+    ([[2, 2], [0, 1]], torch.Size([2, 1]))
     """
 
     state_attrs = ("cat_names", "cont_names", "proc_states", "out_cat_names", "out_cont_names", "classes")

@@ -33,7 +33,16 @@ NA_CATEGORY = "#na#"  # code 0 of every categorical column: missing, or not seen
 
 
 class FillStrategy(enum.Enum):
-    """How :class:`FillMissing` fills a continuous column: its training median, mode, or a constant."""
+    """How :class:`FillMissing` fills a continuous column: its training median, mode, or a constant.
+
+    >>> df = pd.DataFrame({"a": [1.0, 1.0, 2.0, 8.0, None]})
+    >>> [s.value for s in FillStrategy]
+    ['median', 'common', 'constant']
+    >>> [FillMissing(cont_names=["a"], fill_strategy=s, fill_val=-1.0).fit(df).fill_vals_["a"] for s in FillStrategy]
+    [1.5, 1.0, -1.0]
+    >>> FillMissing(cont_names=["a"], fill_strategy="common").fill_strategy  # a string works too
+    <FillStrategy.COMMON: 'common'>
+    """
 
     MEDIAN = "median"
     COMMON = "common"
@@ -46,6 +55,15 @@ class TabularProc:
     Subclasses implement ``_fit(df)`` and ``_apply(df, train)`` and list their fitted,
     JSON-able attributes in ``state_attrs``. ``cat_names`` / ``cont_names`` after ``fit`` are
     the names the proc hands on to the next one (FillMissing adds ``<col>_na`` columns).
+
+    >>> train = pd.DataFrame({"a": [1.0, None, 3.0]})
+    >>> fm = FillMissing(cont_names=["a"]).fit(train)  # learn from the training rows only
+    >>> isinstance(fm, TabularProc), fm.cat_names  # the names handed on: FillMissing adds a_na
+    (True, ['a_na'])
+    >>> fm.apply(pd.DataFrame({"a": [None, 5.0]}))["a"].tolist()  # any later rows: the training median
+    [2.0, 5.0]
+    >>> TabularProc.from_state(fm.state()).fill_vals_  # JSON state, what learn.export() stores
+    {'a': 2.0}
     """
 
     state_attrs: tuple[str, ...] = ()
