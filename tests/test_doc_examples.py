@@ -2,7 +2,7 @@
 
 The names are the facades' ``__all__`` (``emberfit.core``, ``.text``, ``.tabular``, ``.collab``), keeping the
 functions and classes defined inside emberfit: re-exported third-party names (np, pd, torch, nn, F, plt...),
-constants, enum members and plain instances (``rmse``, ``awd_lstm_lm_config``) are left out. Each object
+constants, enum members and plain instances (``defaults``, ``awd_lstm_lm_config``) are left out. Each object
 is checked once, under the first facade that exports it, with that facade's namespace as the example's
 globals (what ``from emberfit.<facade> import *`` gives a notebook). The examples run with ELLIPSIS and
 NORMALIZE_WHITESPACE in a temporary working directory.
@@ -87,10 +87,14 @@ def test_checker_runs_examples_with_the_facade_globals_in_the_given_directory(tm
 
 def test_checker_keeps_only_emberfit_functions_and_classes():
     import emberfit.core as core
+    import emberfit.text as text
 
     assert me.is_own(core.Learner) and me.is_own(core.accuracy)
+    assert me.is_own(core.rmse) and me.is_own(core.RMSE)  # fastai v1's metric function, and its class
     assert not me.is_own(core.np) and not me.is_own(core.nn.Linear) and not me.is_own(doctest.testmod)
-    assert not me.is_own(core.rmse)  # an instance of an emberfit class
+    assert not me.is_own(core.RMSE()) and not me.is_own(text.awd_lstm_lm_config)  # emberfit class instances
+    assert not me.is_own(core.defaults)  # a plain instance (v1's settings namespace)
     names = {it.name for it in ITEMS}
-    assert "Learner" in names and "np" not in names and "torch" not in names
+    assert "Learner" in names and "rmse" in names and "np" not in names and "torch" not in names
+    assert "defaults" not in names and "awd_lstm_lm_config" not in names
     assert len({id(it.obj) for it in ITEMS}) == len(ITEMS), "an object is checked twice"

@@ -38,7 +38,11 @@ __all__ = [
 
 
 def init_distributed(backend: str | None = None) -> tuple[int, int]:
-    """Join the process group that torchrun set up (env ``RANK``/``WORLD_SIZE``); returns (rank, world_size)."""
+    """Join the process group that torchrun set up (env ``RANK``/``WORLD_SIZE``); returns (rank, world_size).
+
+    >>> init_distributed()  # a plain `python script.py` (no torchrun): nothing to join, (rank, world_size)
+    (0, 1)
+    """
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     ws = int(os.environ.get("WORLD_SIZE", "1"))

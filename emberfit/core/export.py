@@ -62,7 +62,20 @@ def load_learner(
 ):
     """Rebuild a Learner for inference from ``learn.export()`` (CPU by default).
 
-    >>> # learn = load_learner(path); learn.predict(row)
+    >>> df = pd.DataFrame({'a': [0., 1., 2., 3., 4., 5.], 'b': [1., 0., 1., 0., 1., 0.],
+    ...                    'y': ['no', 'yes', 'no', 'yes', 'no', 'yes']})
+    >>> data = ItemList.from_df(df, cols=['a', 'b']).split_by_idx([4, 5]).label_from_df('y').databunch(bs=2)
+    >>> learn = Learner(data, MLP(2, [8], 2), silent=True)
+    >>> # how export rebuilds the model (emberfit's learner factories set this for you)
+    >>> learn.model_init = {'cls': 'core.MLP', 'kwargs': {'n_in': 2, 'layers': [8], 'n_out': 2}}
+    >>> learn.export().name  # written in learn.path ('.' here)
+    'export.safetensors'
+    >>> learn2 = load_learner('.')
+    >>> learn2.data.classes
+    ['no', 'yes']
+    >>> row = np.array([2., 1.], dtype=np.float32)
+    >>> torch.allclose(learn.predict(row)[2].cpu(), learn2.predict(row)[2])
+    True
     """
     path = Path(path)
     f = _export_file(path, fname)

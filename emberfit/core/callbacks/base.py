@@ -47,11 +47,37 @@ EVENTS = (
 
 
 class CancelFitException(Exception):
-    """Raised by a callback to end ``fit`` cleanly."""
+    """Raised by a callback to end ``fit`` cleanly.
+
+    >>> class StopAfterOneBatch(Callback):
+    ...     def after_batch(self):
+    ...         raise CancelFitException()  # fit ends here, after_fit still runs
+    >>> x = torch.randn(32, 2); y = x.sum(1)
+    >>> data = DataBunch.from_tensors(x[:24], y[:24], x[24:], y[24:], bs=8, device='cpu')
+    >>> model = nn.Sequential(nn.Linear(2, 1), nn.Flatten(0))  # (bs, 2) -> (bs,)
+    >>> learn = Learner(data, model, loss_func=F.mse_loss, silent=True)
+    >>> learn.fit(5, 1e-2, callbacks=[StopAfterOneBatch()])
+    >>> len(learn.recorder.losses), len(learn.recorder.val_losses)
+    (1, 0)
+    """
 
 
 class Callback:
-    """Base class: override any of the events in :data:`EVENTS`; ``order`` sorts callbacks."""
+    """Base class: override any of the events in :data:`EVENTS`; ``order`` sorts callbacks.
+
+    >>> class CountBatches(Callback):
+    ...     def before_fit(self): self.n = 0
+    ...     def after_batch(self):
+    ...         if self.learn.training: self.n += 1
+    >>> x = torch.randn(32, 2); y = x.sum(1)
+    >>> data = DataBunch.from_tensors(x[:24], y[:24], x[24:], y[24:], bs=8, device='cpu')
+    >>> model = nn.Sequential(nn.Linear(2, 1), nn.Flatten(0))  # (bs, 2) -> (bs,)
+    >>> learn = Learner(data, model, loss_func=F.mse_loss, silent=True)
+    >>> cb = CountBatches()
+    >>> learn.fit(2, 1e-2, callbacks=[cb])
+    >>> cb.n  # 2 epochs of 3 training batches
+    6
+    """
 
     order = 0
     name: str | None = None  # if set, the learner exposes the callback as ``learn.<name>``

@@ -38,7 +38,18 @@ def autocast_context(autocast: tuple[str, torch.dtype] | None):
 
 
 class MixedPrecision(Callback):
-    """Runs forward passes under ``torch.autocast`` (fp16 with a dynamic loss scale on CUDA, or bf16)."""
+    """Runs forward passes under ``torch.autocast`` (fp16 with a dynamic loss scale on CUDA, or bf16).
+
+    >>> x = torch.randn(32, 2); y = x.sum(1)
+    >>> data = DataBunch.from_tensors(x[:24], y[:24], x[24:], y[24:], bs=8, device='cpu')
+    >>> model = nn.Sequential(nn.Linear(2, 1), nn.Flatten(0))  # (bs, 2) -> (bs,)
+    >>> learn = Learner(data, model, loss_func=F.mse_loss, silent=True)
+    >>> learn.fit(1, 1e-2, callbacks=[MixedPrecision(torch.bfloat16)])  # bf16 autocast works on CPU too
+    >>> len(learn.recorder.losses)
+    3
+    >>> [type(c).__name__ for c in learn.to_bf16().callbacks]  # the usual way: every later fit in bf16
+    ['Recorder', 'MixedPrecision']
+    """
 
     order = -20
 

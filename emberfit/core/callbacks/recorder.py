@@ -38,6 +38,17 @@ class Recorder(Callback):
     It also guards against a NaN/inf loss: training stops before the bad step is taken
     (the check runs after backward, before the optimizer step),
     with a message naming the epoch and batch (``recorder.nan_at``).
+
+    >>> x = torch.randn(32, 2); y = x.sum(1)
+    >>> data = DataBunch.from_tensors(x[:24], y[:24], x[24:], y[24:], bs=8, device='cpu')
+    >>> model = nn.Sequential(nn.Linear(2, 1), nn.Flatten(0))  # (bs, 2) -> (bs,)
+    >>> learn = Learner(data, model, loss_func=F.mse_loss, silent=True)
+    >>> learn.fit(2, 1e-2)
+    >>> rec = learn.recorder  # each fit gets a fresh one
+    >>> len(rec.losses), len(rec.lrs), len(rec.val_losses)  # per batch, per batch, per epoch
+    (6, 6, 2)
+    >>> list(rec.history().columns)
+    ['epoch', 'train_loss', 'valid_loss', 'time']
     """
 
     order = -10

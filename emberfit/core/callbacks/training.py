@@ -132,7 +132,16 @@ class LRFinder(Callback):
 
 
 class GradientClipping(Callback):
-    """Clips the global gradient norm to ``clip`` after each backward pass."""
+    """Clips the global gradient norm to ``clip`` after each backward pass.
+
+    >>> x = torch.randn(32, 2); y = x.sum(1)
+    >>> data = DataBunch.from_tensors(x[:24], y[:24], x[24:], y[24:], bs=8, device='cpu')
+    >>> model = nn.Sequential(nn.Linear(2, 1), nn.Flatten(0))  # (bs, 2) -> (bs,)
+    >>> learn = Learner(data, model, loss_func=F.mse_loss, silent=True)
+    >>> learn.fit(1, 1e-2, callbacks=[GradientClipping(clip=0.1)])  # gradient norm <= 0.1 at every step
+    >>> len(learn.recorder.losses)
+    3
+    """
 
     def __init__(self, clip: float = 0.1):
         if clip <= 0:
@@ -182,7 +191,20 @@ class _Tracker(Callback):
 
 
 class EarlyStoppingCallback(_Tracker):
-    """Stops training when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
+    """Stops training when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    >>> x = torch.randn(32, 2); y = x.sum(1)
+    >>> data = DataBunch.from_tensors(x[:24], y[:24], x[24:], y[24:], bs=8, device='cpu')
+    >>> model = nn.Sequential(nn.Linear(2, 1), nn.Flatten(0))  # (bs, 2) -> (bs,)
+    >>> learn = Learner(data, model, loss_func=F.mse_loss, silent=True)
+    >>> # valid_loss never improves by 100 here, so it stops once patience (1 epoch) runs out
+    >>> stop = EarlyStoppingCallback(monitor='valid_loss', min_delta=100., patience=1)
+    >>> learn.fit(10, 1e-2, callbacks=[stop])
+    >>> len(learn.recorder.val_losses)
+    2
+    >>> learn.stop_reason
+    'early stop: valid_loss did not improve for 1 epoch(s)'
+    """
 
     order = 25
 
@@ -211,6 +233,18 @@ class SaveModelCallback(_Tracker):
 
     ``every='epoch'`` writes ``name`` after each epoch with the epoch number, optimizer and RNG
     state, so ``learn.fit_one_cycle(..., resume=name)`` continues an interrupted run exactly.
+
+    >>> x = torch.randn(32, 2); y = x.sum(1)
+    >>> data = DataBunch.from_tensors(x[:24], y[:24], x[24:], y[24:], bs=8, device='cpu')
+    >>> model = nn.Sequential(nn.Linear(2, 1), nn.Flatten(0))  # (bs, 2) -> (bs,)
+    >>> learn = Learner(data, model, loss_func=F.mse_loss, silent=True)
+    >>> learn.fit(2, 1e-2, callbacks=[SaveModelCallback(monitor='valid_loss', name='best')])
+    >>> sorted(p.name for p in Path('models').iterdir())  # in learn.path: the best epoch, reloaded at the end
+    ['best.safetensors']
+    >>> # every epoch, with the optimizer state: an interrupted run continues with fit(..., resume='last')
+    >>> learn.fit(2, 1e-2, callbacks=[SaveModelCallback(every='epoch', name='last')])
+    >>> Path('models/last.safetensors').exists()
+    True
     """
 
     order = 30
@@ -238,7 +272,17 @@ class SaveModelCallback(_Tracker):
 
 
 class CSVLogger(Callback):
-    """Appends each epoch's row of the results table to ``learn.path/filename``."""
+    """Appends each epoch's row of the results table to ``learn.path/filename``.
+
+    >>> x = torch.randn(32, 2); y = x.sum(1)
+    >>> data = DataBunch.from_tensors(x[:24], y[:24], x[24:], y[24:], bs=8, device='cpu')
+    >>> model = nn.Sequential(nn.Linear(2, 1), nn.Flatten(0))  # (bs, 2) -> (bs,)
+    >>> learn = Learner(data, model, loss_func=F.mse_loss, silent=True)
+    >>> learn.fit(2, 1e-2, callbacks=[CSVLogger('history.csv')])
+    >>> log = pd.read_csv('history.csv')  # in learn.path ('.' here)
+    >>> list(log.columns), len(log)
+    (['epoch', 'train_loss', 'valid_loss', 'time'], 2)
+    """
 
     order = 5
 

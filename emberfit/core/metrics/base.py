@@ -272,7 +272,7 @@ def _from_function(m: Callable) -> Metric:
 def as_metric(m: Any) -> Metric:
     """A Metric from a Metric instance or class, a v1 callback metric, or a plain function.
 
-    >>> from emberfit.core.metrics import accuracy, rmse
+    >>> from emberfit.core.metrics import accuracy, as_metric, rmse
     >>> as_metric(accuracy)
     AvgMetric(accuracy)
     >>> as_metric(rmse)  # a root: accumulated exactly, not averaged over batches
@@ -296,7 +296,7 @@ def as_metrics(metrics: Any) -> list[Metric]:
 
     They are copies: a metric accumulates state, so two learners must not share one.
 
-    >>> from emberfit.core.metrics import accuracy, error_rate
+    >>> from emberfit.core.metrics import accuracy, as_metrics, error_rate
     >>> [m.name for m in as_metrics([accuracy, error_rate])]
     ['accuracy', 'error_rate']
     """
