@@ -33,7 +33,15 @@ Tensors = torch.Tensor | tuple[torch.Tensor, ...]
 
 
 class DatasetType(enum.Enum):
-    """Which split a call works on (``DatasetType.Valid`` etc., as in fastai)."""
+    """Which split a call works on (``DatasetType.Valid`` etc., as in fastai).
+
+    >>> x = torch.randn(10, 3); y = torch.randn(10)
+    >>> data = DataBunch.from_tensors(x[:8], y[:8], x[8:], y[8:], bs=4, device='cpu')
+    >>> len(data.dl(DatasetType.Train)), len(data.dl(DatasetType.Valid))  # batches per split
+    (2, 1)
+    >>> xb, yb = data.one_batch(DatasetType.Valid); tuple(xb.shape)
+    (2, 3)
+    """
 
     Train = 1
     Valid = 2

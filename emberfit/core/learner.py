@@ -47,11 +47,21 @@ __all__ = ["Learner"]
 
 @register("learner", "core.Learner")
 class Learner:
-    """Trains ``model`` on ``data``; see the module docstring for an example.
+    """Trains ``model`` on ``data`` with ``loss_func`` (by default the one the data's labels call for).
 
     ``layer_groups`` (or :meth:`split`) divides the model for discriminative learning rates
     and freezing. Weight decay is decoupled (``true_wd``) and, unless ``bn_wd``, not applied
     to BatchNorm/LayerNorm weights and biases.
+
+    >>> x = torch.randn(64, 3); y = x @ torch.tensor([1., -2., .5])
+    >>> data = DataBunch.from_tensors(x[:48], y[:48], x[48:], y[48:], bs=16, device='cpu')
+    >>> model = nn.Sequential(nn.Linear(3, 1), nn.Flatten(0))  # (bs, 3) -> (bs,)
+    >>> learn = Learner(data, model, loss_func=F.mse_loss, metrics=[rmse], silent=True)
+    >>> learn.fit(1, 1e-2)
+    >>> len(learn.recorder.losses)  # one per training batch: 48 rows / bs 16
+    3
+    >>> learn.recorder.names
+    ['epoch', 'train_loss', 'valid_loss', 'rmse', 'time']
     """
 
     def __init__(

@@ -31,7 +31,15 @@ __all__ = ["ItemLists", "LabelList", "LabelLists", "load_data"]
 
 
 class ItemLists:
-    """A training and a validation ItemList, waiting for labels."""
+    """A training and a validation ItemList, waiting for labels.
+
+    >>> df = pd.DataFrame({'a': [0., 1., 2., 3., 4.], 'y': ['no', 'yes', 'no', 'yes', 'no']})
+    >>> ils = ItemList.from_df(df, cols='a').split_by_idx([3, 4])  # splitting gives ItemLists
+    >>> type(ils).__name__, len(ils.train), len(ils.valid)
+    ('ItemLists', 3, 2)
+    >>> type(ils.label_from_df('y')).__name__  # labelling them gives LabelLists
+    'LabelLists'
+    """
 
     def __init__(self, path: Path, train: ItemList, valid: ItemList):
         if len(train) == 0:
@@ -95,7 +103,15 @@ ItemList.item_lists_cls = ItemLists
 
 
 class LabelList:
-    """Items ``x`` and their labels ``y``; ``ds[i]`` is ``(x_i, y_i)``."""
+    """Items ``x`` and their labels ``y``; ``ds[i]`` is ``(x_i, y_i)``.
+
+    >>> df = pd.DataFrame({'a': [0., 1., 2., 3., 4.], 'y': ['no', 'yes', 'no', 'yes', 'no']})
+    >>> ll = ItemList.from_df(df, cols='a').split_by_idx([3, 4]).label_from_df('y').train  # a LabelList
+    >>> len(ll), type(ll.x).__name__, type(ll.y).__name__
+    (3, 'ItemList', 'CategoryList')
+    >>> x, y = ll[1]; float(x), y
+    (1.0, 'yes')
+    """
 
     def __init__(self, x: ItemList, y: ItemList):
         if len(x) != len(y):
@@ -116,7 +132,19 @@ class LabelList:
 
 
 class LabelLists:
-    """Labelled train / valid (/ test) splits with fitted processors; ``.databunch()`` ends the chain."""
+    """Labelled train / valid (/ test) splits with fitted processors; ``.databunch()`` ends the chain.
+
+    >>> df = pd.DataFrame({'a': [0., 1., 2., 3., 4., 5.], 'b': [1., 0., 1., 0., 1., 0.],
+    ...                    'y': ['no', 'yes', 'no', 'yes', 'yes', 'no']})
+    >>> lls = ItemList.from_df(df, cols=['a', 'b']).split_by_idx([4, 5]).label_from_df('y')
+    >>> type(lls).__name__, len(lls.train), len(lls.valid)
+    ('LabelLists', 4, 2)
+    >>> data = lls.databunch(bs=2, device='cpu')
+    >>> data.classes, data.c
+    (['no', 'yes'], 2)
+    >>> xb, yb = data.one_batch(); tuple(xb.shape), yb.dtype
+    ((2, 2), torch.int64)
+    """
 
     def __init__(self, path: Path, train: LabelList, valid: LabelList, test: LabelList | None = None):
         self.path, self.train, self.valid, self.test = Path(path), train, valid, test
@@ -296,7 +324,13 @@ class LabelLists:
 def load_data(path: str | Path, name: str = "data_save.safetensors", bs: int = 64, **kwargs) -> DataBunch:
     """Load a DataBunch written by ``data.save(name)`` (no pickle involved).
 
-    >>> # data.save('tmp'); data = load_data(path, 'tmp', bs=32)
+    >>> df = pd.DataFrame({'a': [0., 1., 2., 3., 4., 5.], 'y': ['no', 'yes', 'no', 'yes', 'no', 'yes']})
+    >>> data = ItemList.from_df(df, cols='a').split_by_idx([4, 5]).label_from_df('y').databunch(bs=2)
+    >>> data.save('tiny.safetensors').name  # written in data.path ('.' here)
+    'tiny.safetensors'
+    >>> data2 = load_data('.', 'tiny.safetensors', bs=2)
+    >>> data2.classes, len(data2.train_ds), len(data2.valid_ds)
+    (['no', 'yes'], 4, 2)
     """
     path = Path(path)
     tensors, meta = load_tensors(path / name, what="saved data")

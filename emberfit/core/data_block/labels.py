@@ -79,7 +79,16 @@ def _class_codes(classes: list, values: Any) -> np.ndarray:
 
 @register("items", "core.CategoryList")
 class CategoryList(ItemList):
-    """Single-label classification targets; decoded back to class names."""
+    """Single-label classification targets; decoded back to class names.
+
+    >>> df = pd.DataFrame({'a': [0., 1., 2., 3.], 'pet': ['dog', 'cat', 'dog', 'cat']})
+    >>> lls = ItemList.from_df(df, cols='a').split_by_idx([3]).label_from_df('pet', label_cls=CategoryList)
+    >>> y = lls.train.y
+    >>> y.classes, y.c
+    (['cat', 'dog'], 2)
+    >>> y.to_tensors()  # class indices, for cross-entropy
+    tensor([1, 0, 1])
+    """
 
     processor_cls = CategoryProcessor
     name = "target"
@@ -165,7 +174,18 @@ class _MultiCategoryProcessor(CategoryProcessor):
 
 @register("items", "core.MultiCategoryList")
 class MultiCategoryList(CategoryList):
-    """Multi-label targets (each item a list of labels, or a string split by ``label_delim``)."""
+    """Multi-label targets (each item a list of labels, or a string split by ``label_delim``).
+
+    >>> df = pd.DataFrame({'a': [0., 1., 2., 3.], 'tags': ['sun', 'sun;rain', 'rain', 'sun']})
+    >>> lls = ItemList.from_df(df, cols='a').split_by_idx([3]).label_from_df('tags', label_delim=';')
+    >>> y = lls.train.y
+    >>> type(y).__name__, y.classes
+    ('MultiCategoryList', ['rain', 'sun'])
+    >>> y.to_tensors()  # one 0/1 column per class, for binary cross-entropy
+    tensor([[0., 1.],
+            [1., 1.],
+            [1., 0.]])
+    """
 
     def __init__(
         self, items, classes=None, label_delim: str | None = None, path=".", inner_df=None, **kwargs
@@ -208,7 +228,17 @@ class MultiCategoryList(CategoryList):
 
 @register("items", "core.FloatList")
 class FloatList(ItemList):
-    """Regression targets (one or several floats per item); ``log=True`` trains on log(y)."""
+    """Regression targets (one or several floats per item); ``log=True`` trains on log(y).
+
+    >>> df = pd.DataFrame({'a': [1., 2., 3., 4.], 'price': [10., 20., 40., 80.]})
+    >>> ils = ItemList.from_df(df, cols='a').split_by_idx([3])
+    >>> lls = ils.label_from_df('price', label_cls=FloatList, log=True)
+    >>> y = lls.train.y
+    >>> y.c, y.log
+    (1, True)
+    >>> y.to_tensors()  # trained on log(price)
+    tensor([2.3026, 2.9957, 3.6889])
+    """
 
     name = "target"
 
