@@ -2,12 +2,14 @@
 
 Exports the engine's names (``emberfit.core.__all__``: Learner, DataBunch, accuracy, pd, np, torch...),
 the data access helpers (untar_data, URLs), and the tabular pieces: procs (FillMissing, Categorify, Normalize),
+fastai v1's DataFrame helpers (cont_cat_split, add_datepart, add_cyclic_datepart, series2cat),
 TabularList / TabularDataBunch, TabularModel and tabular_learner.
 """
 
 from ..core import *
 from ..core import __all__ as _core_all
 from .data import TabularDataBunch, TabularItemLists, TabularLine, TabularList
+from .frame_utils import add_cyclic_datepart, add_datepart, cont_cat_split, series2cat
 from .learner import TabularLearner, get_emb_szs, tabular_learner
 from .models import TabularConfig, TabularModel
 from .processor import TabularProcessor
@@ -17,6 +19,7 @@ __all__ = [
     *_core_all,
     "TabularList", "TabularItemLists", "TabularProcessor", "TabularLine", "TabularDataBunch",
     "TabularProc", "FillMissing", "FillStrategy", "Categorify", "Normalize",
+    "cont_cat_split", "add_datepart", "add_cyclic_datepart", "series2cat",
     "TabularModel", "TabularConfig",
     "TabularLearner", "tabular_learner", "get_emb_szs",
 ]  # fmt: skip

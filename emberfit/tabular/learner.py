@@ -168,6 +168,8 @@ def tabular_learner(
         raise ValueError(
             f"the training labels have a single class {data.classes}; a classifier needs at least two classes"
         )
+    if isinstance(y_range, (torch.Tensor, np.ndarray)) and y_range.ndim == 1:  # v1's Rossmann: a tensor
+        y_range = [float(v) for v in y_range.tolist()]
     if y_range is not None:
         ok = isinstance(y_range, (list, tuple)) and len(y_range) == 2
         if not ok or not all(isinstance(v, numbers.Real) for v in y_range) or not y_range[0] < y_range[1]:

@@ -1,9 +1,14 @@
 """Tabular preprocessing: ``FillMissing``, ``Categorify`` and ``Normalize``.
 
 A proc is fitted once on the training rows (``fit``) and then applied unchanged to any rows
-(``apply``): training, validation, test, or a single row at predict time. What it learned is
-explicit, ends in ``_`` (``fill_vals_``, ``categories_``, ``means_``...), and is plain JSON
-(``state()`` / ``TabularProc.from_state``), so exported learners need no pickle.
+(``apply``, which returns a new frame): training, validation, test, or a single row at predict
+time. What it learned is explicit, ends in ``_`` (``fill_vals_``, ``categories_``, ``means_``...),
+and is plain JSON (``state()`` / ``TabularProc.from_state``), so exported learners need no pickle.
+
+fastai v1's calls work as they did there: ``proc(train_df)`` fits and transforms ``train_df`` **in
+place**, ``proc(test_df, test=True)`` (or ``apply_test``) transforms it in place with the training
+state, ``apply_train`` fits and transforms; the fitted state reads under v1's names too
+(``FillMissing.na_dict``, ``Categorify.categories``, ``Normalize.means`` / ``stds``).
 
 Procs work column by column with pandas/NumPy (no Python loop over rows), so a million rows
 take about a second. The lesson's order ``[FillMissing, Categorify, Normalize]`` matters:
@@ -76,23 +81,37 @@ class TabularProc:
 
     def fit(self, df: pd.DataFrame) -> TabularProc:
         """Learn this proc's statistics from the training rows ``df``; returns ``self``."""
-        self._fit(df)
+        self._fit(_frame(df, "fit"))
         self.fitted = True
         return self
 
     def apply(self, df: pd.DataFrame, train: bool = False) -> pd.DataFrame:
         """The rows ``df`` transformed with the fitted state (a new frame; ``df`` is not modified)."""
+        self._check_fitted()
+        return self._apply(_frame(df, "apply").copy(deep=False), train)
+
+    def __call__(self, df: pd.DataFrame, test: bool = False) -> None:
+        """fastai v1 style, in place: fit on ``df`` and transform it, or (``test=True``) only transform it.
+
+        Returns None, as in v1; ``df`` itself holds the result. (:meth:`apply` returns a new frame.)
+        """
+        (self.apply_test if test else self.apply_train)(df)
+
+    def apply_train(self, df: pd.DataFrame) -> None:
+        """fastai v1: fit on the training rows ``df`` and transform them in place."""
+        self.fit(_frame(df, "apply_train"))
+        self._apply(df, True)
+
+    def apply_test(self, df: pd.DataFrame) -> None:
+        """fastai v1: transform ``df`` (validation or test rows) in place with the fitted state."""
+        self._check_fitted()
+        self._apply(_frame(df, "apply_test"), False)
+
+    def _check_fitted(self) -> None:
         if not self.fitted:
             raise ValueError(
                 f"this {type(self).__name__} is not fitted yet; call .fit(train_df) on the training rows first"
             )
-        return self._apply(df.copy(deep=False), train)
-
-    def __call__(self, df: pd.DataFrame, test: bool = False) -> pd.DataFrame:
-        """fastai v1 style: fit and apply on training rows, or apply only with ``test=True``."""
-        if not test:
-            self.fit(df)
-        return self.apply(df, train=not test)
 
     def _fit(self, df: pd.DataFrame) -> None:
         pass
@@ -142,6 +161,9 @@ class FillMissing(TabularProc):
     >>> fm = FillMissing(cont_names=["a"], fill_strategy=FillStrategy.CONSTANT, fill_val=-1.0)
     >>> fm.fit(pd.DataFrame({"a": [1.0, None]})).fill_vals_
     {'a': -1.0}
+    >>> df = pd.DataFrame({"a": [1.0, None, 5.0]}); fm = FillMissing([], ["a"]); fm(df)  # v1: in place
+    >>> df["a"].tolist(), df["a_na"].tolist(), fm.na_dict
+    ([1.0, 3.0, 5.0], [False, True, False], {'a': 3.0})
     """
 
     state_attrs = ("fill_vals_", "had_na_", "na_cols_")
@@ -164,6 +186,11 @@ class FillMissing(TabularProc):
 
     def _restore(self) -> None:
         self.fill_strategy = _strategy(self.fill_strategy)
+
+    @property
+    def na_dict(self) -> dict[str, float]:
+        """fastai v1's name: the fill value of each column that had NaNs in the training rows."""
+        return {name: self.fill_vals_[name] for name in self.had_na_}
 
     def _fit(self, df: pd.DataFrame) -> None:
         self.fill_vals_, self.had_na_ = {}, []
@@ -224,6 +251,9 @@ class Categorify(TabularProc):
     >>> c = Categorify(cat_names=["c"]).fit(pd.DataFrame({"c": ["b", "a", "b"]}))
     >>> c.categories_, c.apply(pd.DataFrame({"c": ["a", "z"]}))["c"].cat.codes.tolist()
     ({'c': ['a', 'b']}, [0, -1])
+    >>> df = pd.DataFrame({"c": ["b", "a", "b"]}); c = Categorify(["c"], []); c(df)  # v1: in place
+    >>> df["c"].cat.codes.tolist(), list(c.categories["c"])
+    ([1, 0, 1], ['a', 'b'])
     """
 
     state_attrs = ("categories_",)
@@ -231,6 +261,11 @@ class Categorify(TabularProc):
     def __init__(self, cat_names: Sequence[str] | None = None, cont_names: Sequence[str] | None = None):
         super().__init__(cat_names, cont_names)
         self.categories_: dict[str, list] = {}
+
+    @property
+    def categories(self) -> dict[str, pd.Index]:
+        """fastai v1's name: the training categories of each column, as pandas Indexes (``#na#`` not included)."""
+        return {name: pd.Index(cats) for name, cats in self.categories_.items()}
 
     def _fit(self, df: pd.DataFrame) -> None:
         self.categories_ = {name: _sorted_categories(df[name]) for name in self.cat_names}
@@ -265,6 +300,9 @@ class Normalize(TabularProc):
     >>> n = Normalize(cont_names=["a"]).fit(pd.DataFrame({"a": [1.0, 3.0]}))
     >>> n.apply(pd.DataFrame({"a": [2.0]}))["a"].round(4).tolist()
     [0.0]
+    >>> df = pd.DataFrame({"a": [1.0, 3.0]}); n = Normalize([], ["a"]); n(df)  # v1: in place
+    >>> [round(float(v), 4) for v in df["a"]], n.means, round(n.stds["a"], 4)
+    ([-0.7071, 0.7071], {'a': 2.0}, 1.4142)
     """
 
     state_attrs = ("means_", "stds_")
@@ -273,6 +311,16 @@ class Normalize(TabularProc):
         super().__init__(cat_names, cont_names)
         self.means_: dict[str, float] = {}
         self.stds_: dict[str, float] = {}
+
+    @property
+    def means(self) -> dict[str, float]:
+        """fastai v1's name for ``means_``: the training mean of each continuous column."""
+        return self.means_
+
+    @property
+    def stds(self) -> dict[str, float]:
+        """fastai v1's name for ``stds_``: the training standard deviation (ddof=1) of each continuous column."""
+        return self.stds_
 
     def _fit(self, df: pd.DataFrame) -> None:
         self.means_, self.stds_ = {}, {}
@@ -321,6 +369,12 @@ def make_proc(spec: Any, cat_names: list[str], cont_names: list[str]) -> Tabular
 
 
 # -- helpers -----------------------------------------------------------------------------
+
+
+def _frame(df: Any, where: str) -> pd.DataFrame:
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"{where} needs a pandas DataFrame, got {type(df).__name__}")
+    return df
 
 
 def _strategy(s: Any) -> FillStrategy:

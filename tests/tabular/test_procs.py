@@ -95,8 +95,10 @@ def test_normalize_uses_train_stats_and_survives_constant_columns():
     assert out["x"].iloc[0] == pytest.approx(2.0) and out["k"].iloc[0] == pytest.approx(2.0)
 
 
-def test_v1_call_style_fits_then_applies():
+def test_v1_call_style_fits_then_applies_in_place():
     train, test = pd.DataFrame({"x": [1.0, np.nan, 3.0]}), pd.DataFrame({"x": [np.nan]})
     fm = FillMissing([], ["x"])
-    assert fm(train)["x"].tolist() == [1.0, 2.0, 3.0]
-    assert fm(test, test=True)["x"].tolist() == [2.0] and fm.fill_vals_ == {"x": 2.0}
+    fm(train)
+    assert train["x"].tolist() == [1.0, 2.0, 3.0] and train["x_na"].tolist() == [False, True, False]
+    fm(test, test=True)
+    assert test["x"].tolist() == [2.0] and fm.fill_vals_ == {"x": 2.0} and fm.na_dict == {"x": 2.0}
