@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..core.data_block.label_items import FloatItem
 from .data import pair_of, pairs_array
 from .models import factor_embedding
 
@@ -30,9 +31,10 @@ SOURCE = {
 
 
 class CollabPrediction(tuple):
-    """``(rating, tensor(rating), tensor([rating]))`` like ``Learner.predict``, plus ``fallback``.
+    """``(FloatItem(rating), tensor(rating), tensor([rating]))`` like fastai v1's ``predict``, plus ``fallback``.
 
-    ``fallback`` is None when the model predicted, otherwise which cold-start baseline was used.
+    ``rating`` is the plain float; ``fallback`` is None when the model predicted, otherwise which
+    cold-start baseline was used.
 
     >>> _ = torch.manual_seed(0)
     >>> df = pd.DataFrame({"user": [1, 1, 2, 2], "item": ["a", "b", "a", "c"], "rating": [5.0, 3, 4, 2]})
@@ -42,15 +44,15 @@ class CollabPrediction(tuple):
     >>> p
     CollabPrediction(user=1, item='c', rating=...)
     >>> rating, t, ts = p  # unpacks like Learner.predict
-    >>> float(rating) == p.rating, t.shape, ts.shape, p.fallback
-    (True, torch.Size([]), torch.Size([1]), None)
+    >>> rating, float(rating) == p.rating, t.shape, ts.shape, p.fallback
+    (FloatItem ..., True, torch.Size([]), torch.Size([1]), None)
     >>> learn.predict((9, "a")).fallback  # user 9 never rated anything: the cold-start baseline
     'baseline: unknown user (global mean + item bias)'
     """
 
     def __new__(cls, rating: float, fallback: str | None, user: Any, item: Any):
         t = torch.tensor(rating)
-        out = super().__new__(cls, (rating, t, t.reshape(1)))
+        out = super().__new__(cls, (FloatItem(rating), t, t.reshape(1)))
         out.rating, out.fallback, out.user, out.item = rating, fallback, user, item
         return out
 
@@ -86,8 +88,8 @@ class CollabInference:
 
         Unknown users or items get the cold-start baseline; ``result.fallback`` says which.
 
-        >>> rating, _, _ = learn.predict((1, 'c')); 0 < rating < 5.5
-        True
+        >>> rating, _, _ = learn.predict((1, 'c')); 0 < rating < 5.5, type(rating).__name__
+        (True, 'FloatItem')
         """
         proc = self.data.processor
         user, item = pair_of(row, proc.user_name, proc.item_name)

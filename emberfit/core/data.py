@@ -1,24 +1,25 @@
-"""Loaders and the DataBunch: what the Learner trains on.
+"""The DataBunch: the train, valid and test loaders the Learner trains on, and how to read them.
 
-A *loader* is anything that iterates over ``(xb, yb)`` batches already on the right device
-and has ``len()``. Loaders that do not visit the dataset in order expose ``order`` (the
-dataset index of each row, in iteration order) so that predictions can be put back in
-dataset order. :class:`TensorLoader` slices batches out of contiguous tensors: no per-row
-Python objects, which is what keeps small models fast.
+A *loader* (:mod:`emberfit.core.loaders`) is anything that iterates over ``(xb, yb)`` batches
+already on the right device and has ``len()``. A DataBunch comes from the data block API
+(``...databunch()``), from tensors (:meth:`DataBunch.from_tensors`) or, as in fastai v1, from
+Datasets of ``(x, y)`` pairs (:meth:`DataBunch.create`). fastai v1's reading methods work as
+they did: ``one_batch``, ``one_item``, ``show_batch`` (shows, returns None), ``batch_size``
+(readable and settable), ``dl(DatasetType.X)``.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 
+from .data_block.label_list import LabelListAccess
 from .display import display_frame, generic_frame
 from .io import save_tensors
+from .loaders import DeviceDataLoader, TensorLoader, _check_dataset, _n_rows, data_collate, to_device
 
 __all__ = [
     "DatasetType",
@@ -55,99 +56,11 @@ def default_device() -> torch.device:
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
 
 
-def to_device(b: Any, device: torch.device | str | None) -> Any:
-    """Move a tensor or a (nested) tuple/list of tensors to ``device``."""
-    if device is None:
-        return b
-    if isinstance(b, torch.Tensor):
-        return b.to(device, non_blocking=True)
-    if isinstance(b, (list, tuple)):
-        return type(b)(to_device(o, device) for o in b)
-    return b
-
-
 def batch_size(xb: Tensors, yb: torch.Tensor | None) -> int:
     """The number of rows in a batch (from the targets when they have a batch dimension)."""
     if isinstance(yb, torch.Tensor) and yb.ndim:
         return yb.shape[0]
     return _n_rows(xb)
-
-
-def _n_rows(x: Tensors) -> int:
-    return (x[0] if isinstance(x, tuple) else x).shape[0]
-
-
-def _take(x: Tensors, idx: torch.Tensor | slice) -> Tensors:
-    if isinstance(x, tuple):
-        return tuple(t[idx] for t in x)
-    return x[idx]
-
-
-class TensorLoader:
-    """Batches sliced from contiguous tensors ``x`` (a tensor or a tuple of them) and ``y``.
-
-    Shuffling draws one permutation per epoch from torch's global RNG, so ``set_seed``
-    makes runs repeatable and a checkpoint's RNG state resumes them exactly.
-
-    >>> dl = TensorLoader(torch.arange(10.).unsqueeze(1), torch.arange(10.), bs=4)
-    >>> [yb.tolist() for _, yb in dl]
-    [[0.0, 1.0, 2.0, 3.0], [4.0, 5.0, 6.0, 7.0], [8.0, 9.0]]
-    """
-
-    def __init__(
-        self,
-        x: Tensors,
-        y: torch.Tensor | None,
-        bs: int = 64,
-        shuffle: bool = False,
-        drop_last: bool = False,
-        device: torch.device | str | None = None,
-    ):
-        if not isinstance(bs, int) or bs <= 0:
-            raise ValueError(f"bs must be a positive int, got {bs!r}")
-        x = tuple(x) if isinstance(x, (list, tuple)) else x
-        n = _n_rows(x)
-        if y is not None and y.shape[0] != n:
-            raise ValueError(f"x has {n} rows but y has {y.shape[0]}; they must match")
-        self.device = torch.device(device) if device is not None else None
-        # Keep the data on the target device once, instead of copying every batch.
-        self.x, self.y = to_device(x, self.device), to_device(y, self.device)
-        self.n, self.bs, self.shuffle, self.drop_last = n, bs, shuffle, drop_last
-        self.order: torch.Tensor | None = None  # None means dataset order
-
-    def __len__(self) -> int:
-        return self.n // self.bs if self.drop_last else -(-self.n // self.bs)
-
-    def __iter__(self) -> Iterator[tuple[Tensors, torch.Tensor | None]]:
-        if self.shuffle:
-            perm = torch.randperm(self.n)
-            if self.device is not None and self.device.type != "cpu":
-                perm = perm.to(self.device)
-            for i in range(len(self)):
-                idx = perm[i * self.bs : (i + 1) * self.bs][self.rank :: self.world_size]
-                yield _take(self.x, idx), None if self.y is None else self.y[idx]
-        else:
-            for i in range(len(self)):
-                sl = slice(i * self.bs + self.rank, (i + 1) * self.bs, self.world_size)
-                yield _take(self.x, sl), None if self.y is None else self.y[sl]
-
-    def shard(self, rank: int, world_size: int) -> TensorLoader:
-        """This rank's share of every batch (rows ``rank::world_size``), for DistributedDataParallel.
-
-        All ranks draw the same permutation (same seed), so together they see exactly the
-        batches one process would.
-        """
-        out = self.new()
-        out.rank, out.world_size = rank, world_size
-        return out
-
-    rank, world_size = 0, 1
-
-    def new(self, **kwargs) -> TensorLoader:
-        """A copy with some settings changed (``bs``, ``shuffle``, ``drop_last``, ``device``)."""
-        kw = dict(bs=self.bs, shuffle=self.shuffle, drop_last=self.drop_last, device=self.device)
-        kw.update(kwargs)
-        return TensorLoader(self.x, self.y, **kw)
 
 
 class DataBunch:
@@ -161,6 +74,8 @@ class DataBunch:
     >>> xb, yb = data.one_batch(); tuple(xb.shape), tuple(yb.shape)
     ((16, 3), (16,))
     """
+
+    _label_lists_cls: type  # LabelLists, for create() from LabelLists' datasets (set in data_block.labelling)
 
     def __init__(
         self,
@@ -217,18 +132,70 @@ class DataBunch:
             valid = TensorLoader(x_valid, y_valid, bs=val_bs or bs * 2, device=device)
         return cls(train, valid, device=device, path=path, loss_func=loss_func)
 
+    @classmethod
+    def create(
+        cls,
+        train_ds: Any,
+        valid_ds: Any,
+        test_ds: Any = None,
+        path: str | Path = ".",
+        bs: int = 64,
+        val_bs: int | None = None,
+        num_workers: int = 0,
+        dl_tfms: Any = None,
+        device: torch.device | str | None = None,
+        collate_fn: Any = data_collate,
+        no_check: bool = False,
+        **dl_kwargs,
+    ) -> DataBunch:
+        """fastai v1's ``DataBunch.create``: loaders over Datasets of ``(x, y)`` pairs.
+
+        Training batches are shuffled (``bs``), valid and test ones in order (``val_bs``, default
+        ``bs``); batches go through ``collate_fn`` and ``dl_tfms`` and arrive on ``device``.
+        ``dl_kwargs`` go to each torch DataLoader. Datasets of a data-block DataBunch
+        (``data.train_ds``...) are batched by their own items' rules instead. ``num_workers``
+        defaults to 0 (v1: every CPU), which is fastest for in-memory data. ``no_check`` is
+        accepted for v1 code; nothing is checked ahead.
+
+        >>> ds = TensorDataset(torch.randn(20, 3), torch.randint(0, 2, (20,)))
+        >>> data = DataBunch.create(ds, TensorDataset(torch.randn(8, 3), torch.zeros(8).long()), bs=4)
+        >>> len(data.train_dl), len(data.valid_dl), tuple(data.one_batch()[0].shape), data.batch_size
+        (5, 2, (4, 3), 4)
+        """
+        device = torch.device(device) if device is not None else default_device()
+        val_bs = val_bs if val_bs is not None else bs
+        sets = {"train_ds": train_ds, "valid_ds": valid_ds, "test_ds": test_ds}
+        for arg, ds in sets.items():
+            if ds is not None or arg == "train_ds":
+                _check_dataset(ds, arg)
+        if all(isinstance(d, LabelListAccess) for d in (train_ds, valid_ds)):  # a data-block bunch's datasets
+            lls = cls._label_lists_cls(path, train_ds, valid_ds, test_ds)
+            dls = lls.loaders(bs=bs, val_bs=val_bs, device=device)
+            return cls(*dls, device=device, path=path, label_lists=lls)
+        kw = dict(device=device, tfms=dl_tfms, num_workers=num_workers, collate_fn=collate_fn, **dl_kwargs)
+        drop = len(train_ds) > bs  # as v1, but never a training set of 0 batches
+        dls = [DeviceDataLoader(train_ds, bs, shuffle=True, drop_last=drop, **kw)]
+        dls += [None if d is None else DeviceDataLoader(d, val_bs, **kw) for d in (valid_ds, test_ds)]
+        data = cls(*dls, device=device, path=path)
+        data.c, data.classes = getattr(train_ds, "c", None), getattr(train_ds, "classes", None)
+        return data
+
     # -- access ---------------------------------------------------------------------------
     def dl(self, ds_type: DatasetType = DatasetType.Valid) -> Any:
-        """The loader for ``ds_type`` (Train, Valid or Test)."""
+        """The loader for ``ds_type``: Train, Valid, Test, or Fix (the training set in order, none dropped)."""
         if not isinstance(ds_type, DatasetType):
             raise TypeError(f"ds_type must be a DatasetType (e.g. DatasetType.Valid), got {ds_type!r}")
+        if ds_type is DatasetType.Single:
+            raise ValueError(
+                "DatasetType.Single has no loader here; use data.one_item(item) for a batch of one"
+            )
+        if ds_type is DatasetType.Fix:
+            return self.fix_dl
         dl = {
             DatasetType.Train: self.train_dl,
             DatasetType.Valid: self.valid_dl,
             DatasetType.Test: self.test_dl,
         }.get(ds_type)
-        if ds_type not in (DatasetType.Train, DatasetType.Valid, DatasetType.Test):
-            raise ValueError(f"ds_type must be DatasetType.Train, Valid or Test, got {ds_type}")
         if dl is None:
             fix = (
                 "add one with .add_test(...) before .databunch()"
@@ -255,21 +222,94 @@ class DataBunch:
             return getattr(self.label_lists, name, None)
         return getattr(getattr(self, f"{name}_dl"), "dataset", None)
 
-    def one_batch(self, ds_type: DatasetType = DatasetType.Train) -> tuple[Tensors, torch.Tensor]:
-        """The first batch of a split, as ``(xb, yb)`` on the data's device."""
-        return next(iter(self.dl(ds_type)))
+    @property
+    def fix_dl(self) -> Any:
+        """The training set in dataset order with no batch dropped (v1's ``fix_dl``, ``DatasetType.Fix``)."""
+        dl = self.dl(DatasetType.Train)
+        if not hasattr(dl, "new"):
+            raise TypeError(
+                f"the training loader ({type(dl).__name__}) cannot be copied in order (it has no new())"
+            )
+        return dl.new(shuffle=False, **({"drop_last": False} if hasattr(dl, "drop_last") else {}))
 
-    def show_batch(self, rows: int = 5, ds_type: DatasetType = DatasetType.Train) -> pd.DataFrame:
-        """Show ``rows`` decoded rows of a batch (HTML in Jupyter, text in a terminal); returns the table."""
-        if not isinstance(rows, int) or rows <= 0:
+    @property
+    def batch_size(self) -> int:
+        """The training batch size; setting it sets every loader's (as v1 did).
+
+        >>> data = DataBunch.from_tensors(torch.randn(40, 2), torch.randn(40), bs=8)
+        >>> data.batch_size, len(data.train_dl)
+        (8, 5)
+        >>> data.batch_size = 20; data.batch_size, len(data.train_dl)
+        (20, 2)
+        """
+        dl = self.dl(DatasetType.Train)
+        return getattr(dl, "bs", None) or dl.batch_size
+
+    @batch_size.setter
+    def batch_size(self, v: int) -> None:
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise ValueError(f"batch_size must be a positive int, got {v!r}")
+        for name in ("train_dl", "valid_dl", "test_dl"):
+            dl = getattr(self, name)
+            if dl is not None:
+                setattr(self, name, _with_bs(dl, v))
+        if "val_bs" in self._kwargs:
+            self._kwargs["val_bs"] = v
+
+    def one_batch(
+        self,
+        ds_type: DatasetType = DatasetType.Train,
+        detach: bool = True,
+        denorm: bool = True,
+        cpu: bool = False,
+    ) -> tuple[Tensors, torch.Tensor]:
+        """The first batch of a split, as ``(xb, yb)``: on the data's device, or the CPU with ``cpu=True``.
+
+        ``detach`` and ``denorm`` are v1's (batches carry no gradient and nothing is normalized by
+        the loaders here). v1 moved the batch to the CPU by default; emberfit keeps it on the data's
+        device, ready for the model.
+        """
+        xb, yb = next(iter(self.dl(ds_type)))
+        return (to_device(xb, "cpu"), to_device(yb, "cpu")) if cpu else (xb, yb)
+
+    def one_item(self, item: Any, detach: bool = False, denorm: bool = False, cpu: bool = False) -> tuple:
+        """``item`` (a raw row, text...) processed like the data, as a batch of one: ``(xb, yb)``.
+
+        ``yb`` is a stand-in with the labels' type and shape (the item has no label), as in v1.
+        """
+        lls = self.label_lists
+        if lls is None:
+            raise ValueError(
+                "one_item needs data built with the data block API (it processes items like them)"
+            )
+        dev = torch.device("cpu") if cpu else self.device
+        return to_device(lls.item_batch(item), dev), to_device(_stand_in_label(lls), dev)
+
+    def batch_table(self, rows: int = 5, ds_type: DatasetType = DatasetType.Train, reverse: bool = False):
+        """The first ``rows`` rows of a batch, decoded, as a DataFrame (the table ``show_batch`` shows)."""
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows <= 0:
             raise ValueError(f"rows must be a positive int, got {rows!r}")
         xb, yb = self.one_batch(ds_type)
+        if reverse:  # v1: the last rows of the batch, last first
+            xb = tuple(t.flip(0) for t in xb) if isinstance(xb, tuple) else xb.flip(0)
+            yb = yb.flip(0) if isinstance(yb, torch.Tensor) and yb.ndim else yb
         if self.label_lists is not None:
-            df = self.label_lists.batch_frame(xb, yb, rows)
-        else:
-            df = generic_frame(xb, yb, rows)
-        display_frame(df)
-        return df
+            return self.label_lists.batch_frame(xb, yb, rows)
+        return generic_frame(xb, yb, rows)
+
+    def show_batch(
+        self, rows: int = 5, ds_type: DatasetType = DatasetType.Train, reverse: bool = False, **kwargs
+    ) -> None:
+        """Show ``rows`` decoded rows of a batch: an HTML table in Jupyter, text in a terminal; returns None.
+
+        As in v1 it returns nothing, so Jupyter shows the table once; :meth:`batch_table` gives
+        the table itself. ``kwargs``: v1's display options for images and texts (``max_len``,
+        ``figsize``, ``hide_axis``), which tables do not use.
+        """
+        unknown = sorted(set(kwargs) - {"max_len", "figsize", "hide_axis"})
+        if unknown:
+            raise TypeError(f"show_batch does not take {unknown}; it takes rows, ds_type and reverse")
+        display_frame(self.batch_table(rows, ds_type, reverse))
 
     # -- persistence ----------------------------------------------------------------------
     def save(self, name: str = "data_save.safetensors") -> Path:
@@ -289,3 +329,25 @@ class DataBunch:
             if dl is not None:
                 parts.append(f"{n}: {getattr(dl, 'n', '?')} items, {len(dl)} batches")
         return f"{type(self).__name__}({'; '.join(parts)}; device={self.device})"
+
+
+def _with_bs(dl: Any, bs: int) -> Any:
+    """``dl`` with batch size ``bs`` (a copy for loaders with ``new``)."""
+    if hasattr(dl, "new"):
+        kw: dict = {"bs": bs}
+        if isinstance(dl, TensorLoader) and dl.drop_last:
+            kw["drop_last"] = dl.n > bs  # never a training set of 0 batches
+        return dl.new(**kw)
+    if hasattr(dl, "batch_size"):
+        dl.batch_size = bs
+        return dl
+    raise TypeError(f"cannot set the batch size of a {type(dl).__name__} (it has no new() or batch_size)")
+
+
+def _stand_in_label(lls: Any) -> torch.Tensor:
+    """A label batch of one with the labels' dtype and shape (the first training label's)."""
+    y = lls.train.y
+    try:
+        return y.new_subset([0]).to_tensors()
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return torch.zeros(1, dtype=torch.long)

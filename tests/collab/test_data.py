@@ -39,7 +39,8 @@ def test_batches_are_index_pairs_and_ratings():
 def test_show_batch_shows_raw_titles_and_ratings(capsys):
     df = ratings(titles=True)
     data = CollabDataBunch.from_df(df, seed=0, item_name="title", rating_name="rating", bs=8, device="cpu")
-    shown = data.show_batch(rows=4)
+    assert data.show_batch(rows=4) is None  # v1: it shows the table and returns nothing
+    shown = data.batch_table(rows=4)
     assert list(shown.columns) == ["userId", "title", "rating"]
     lookup = {(u, t): r for u, t, r in zip(df.userId, df.title, df.rating)}
     for u, t, r in shown.itertuples(index=False):

@@ -120,7 +120,9 @@ def test_predict_known_and_cold_start(trained):
     u, t = df.userId.iloc[0], df.title.iloc[0]
     p = learn.predict((u, t))
     rating, value, raw = p  # unpacks like Learner.predict
-    assert p.fallback is None and 0 < rating < 5.5 and float(value) == pytest.approx(rating)
+    assert (
+        p.fallback is None and 0 < rating < 5.5 and float(value) == pytest.approx(float(rating)) == p.rating
+    )
     assert learn.predict({"userId": u, "title": t}).rating == pytest.approx(rating)
     mu = float(learn.data.train_ds.y.items.mean())
     new_user = learn.predict((-1, t))

@@ -102,7 +102,7 @@ def test_tensor_loader_and_databunch(tmp_path):
     data = mlp_learner(frame(), tmp_path=tmp_path).data
     xb, yb = data.one_batch()
     assert xb.dtype == torch.float32 and xb.shape == (32, 3) and yb.shape == (32,)
-    df = data.show_batch(rows=4)
+    df = data.batch_table(rows=4)
     assert list(df.columns) == ["x0_0", "x0_1", "x0_2", "target"] and len(df) == 4
     assert data.c == 1 and "train: 240 items" in repr(data)
     with pytest.raises(ValueError, match="rows must be"):

@@ -58,7 +58,8 @@ def test_train_item_decodes(df):
 
 def test_show_batch_decodes_categories_and_shows_na_columns(df, capsys):
     data = build(df)
-    table = data.show_batch(rows=5)
+    assert data.show_batch(rows=5) is None  # v1: it shows the table and returns nothing
+    table = data.batch_table(rows=5)
     assert list(table.columns) == ["color", "size", "x_na", "x", "z", "target"]
     assert len(table) == 5
     assert set(table["color"]) <= {"red", "green", "blue"} and set(table["x_na"]) <= {True, False}
@@ -131,7 +132,7 @@ def test_save_and_load_data_roundtrip(df, tmp_path):
     np.testing.assert_array_equal(back.train_ds.x.codes, data.train_ds.x.codes)
     np.testing.assert_array_equal(back.valid_ds.x.conts, data.valid_ds.x.conts)
     assert back.train_ds.x.classes == data.train_ds.x.classes and back.classes == data.classes
-    table = back.show_batch(rows=3)
+    table = back.batch_table(rows=3)
     assert list(table.columns) == ["color", "size", "x_na", "x", "z", "target"]
 
 

@@ -7,6 +7,7 @@ import torch
 
 from emberfit.tabular import (
     DatasetType,
+    FloatItem,
     FloatList,
     TabularConfig,
     TabularList,
@@ -99,9 +100,11 @@ def test_regression_with_y_range_and_log_target(df):
     hist = learn.recorder.history()
     assert hist["valid_loss"].iloc[-1] < 0.5 * np.var(np.log(df["target"]))
     value, _, _ = learn.predict(df.iloc[0])
-    assert isinstance(value, float) and lo - 1 < np.log(value) < hi + 1  # decoded back from log space
+    assert isinstance(value, FloatItem) and lo - 1 < np.log(float(value)) < hi + 1  # back from log space
     out = learn.predict_df(df.iloc[:4])
-    assert list(out.columns) == ["prediction"] and out["prediction"].iloc[0] == pytest.approx(value, rel=1e-5)
+    assert list(out.columns) == ["prediction"] and out["prediction"].iloc[0] == pytest.approx(
+        float(value), rel=1e-5
+    )
 
 
 def test_multi_label_predict_df_joins_the_classes_above_half(df):

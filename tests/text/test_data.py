@@ -164,10 +164,10 @@ def test_classifier_batches_pad_first_and_get_preds_restores_order():
 
 
 def test_show_batch_tables():
-    clas = clas_data().show_batch(rows=3)
+    clas = clas_data().batch_table(rows=3)
     assert list(clas.columns) == ["text", "target"] and len(clas) == 3
     assert clas.text[0].startswith("xxbos") and "xxpad" not in " ".join(clas.text)
-    lm = lm_data(bptt=8).show_batch(rows=2)
+    lm = lm_data(bptt=8).batch_table(rows=2)
     assert list(lm.columns) == ["idx", "text"] and len(lm.text[0].split()) == 8
 
 
@@ -381,7 +381,8 @@ def test_imdb_sample_from_csv_like_the_lesson():
     assert 4000 < len(data.vocab.itos) < 10000 and len(data.vocab.itos) % 8 == 0
     x = data.train_ds[0][0]
     assert str(x).startswith("xxbos ") and x.data[0] == 2
-    df = data.show_batch(rows=2)
+    assert data.show_batch(rows=2) is None
+    df = data.batch_table(rows=2)
     assert len(df) == 2
     lm = (
         TextList.from_csv(path, "texts.csv", cols="text").split_from_df(col=2).label_for_lm().databunch(bs=16)

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from emberfit.core.data import DatasetType
+from emberfit.core.data_block.label_items import FloatItem
 from emberfit.core.export import load_learner
 from emberfit.core.seed import set_seed
 from emberfit.text.generate import decode_spec_tokens, detokenize, join_for_people
@@ -427,7 +428,7 @@ def test_multi_label_and_regression_targets(df, data_lm, tmp_path):
     learn = clas_learner(data, tmp_path)
     learn.fit(1, 1e-3)
     assert learn.metrics == [] and np.isfinite(learn.validate()[0])
-    assert isinstance(learn.predict("The movie was fun")[0], float)
+    assert isinstance(learn.predict("The movie was fun")[0], FloatItem)
 
 
 def test_export_and_load_learner_give_identical_predictions(trained_lm, data_clas, tmp_path):

@@ -24,7 +24,9 @@ from ..data import DataBunch, default_device
 from ..io import load_tensors
 from ..registry import check_json, lookup, registered_name
 from .items import ItemList, _as_array, _df_cols
+from .label_list import LabelListAccess
 from .labels import CategoryList, EmptyLabelList, MultiCategoryList, _infer_label_cls
+from .one_hot import one_hot_labels
 from .processor import PreProcessor
 
 __all__ = ["ItemLists", "LabelList", "LabelLists", "load_data"]
@@ -65,7 +67,7 @@ class ItemLists:
         return lls.process()
 
     def label_from_df(self, cols: Any = 1, label_cls: type[ItemList] | None = None, **kwargs) -> LabelLists:
-        """Labels from column(s) ``cols`` of the items' DataFrame."""
+        """Labels from column(s) ``cols`` of the items' DataFrame; several 0/1 columns are one multi-label target."""
         if self.train.inner_df is None:
             raise ValueError("label_from_df needs items made with from_df/from_csv (they keep the DataFrame)")
 
@@ -74,7 +76,9 @@ class ItemLists:
             return v.values[:, 0] if v.shape[1] == 1 else v.values
 
         y_train, y_valid = col(self.train), col(self.valid)
-        check_no_inf_labels(list(_df_cols(self.train.inner_df, cols, "cols").columns), y_train, y_valid)
+        names = list(_df_cols(self.train.inner_df, cols, "cols").columns)
+        check_no_inf_labels(names, y_train, y_valid)
+        y_train, y_valid, label_cls, kwargs = one_hot_labels(names, y_train, y_valid, label_cls, kwargs)
         return self._label(y_train, y_valid, label_cls, **kwargs)
 
     def label_from_func(
@@ -96,21 +100,25 @@ class ItemLists:
         """Every item gets the label ``const``."""
         return self.label_from_func(lambda o: const, label_cls=label_cls, **kwargs)
 
+    def label_empty(self, **kwargs) -> LabelLists:
+        """No labels: every item gets an ``EmptyLabel`` (v1's ``label_empty``; give the Learner a loss)."""
+        return self._label(np.zeros(len(self.train)), np.zeros(len(self.valid)), EmptyLabelList, **kwargs)
+
 
 # Splitting an ItemList gives ItemLists (subclasses name their own item_lists_cls). Declared here:
 # ItemLists labels with the label lists, which are ItemLists themselves, so items.py cannot import it.
 ItemList.item_lists_cls = ItemLists
 
 
-class LabelList:
-    """Items ``x`` and their labels ``y``; ``ds[i]`` is ``(x_i, y_i)``.
+class LabelList(LabelListAccess):
+    """Items ``x`` and their labels ``y``; ``ds[i]`` is ``(x_i, y_i)``; ``ds.vocab``, ``ds.classes``... pass through.
 
     >>> df = pd.DataFrame({'a': [0., 1., 2., 3., 4.], 'y': ['no', 'yes', 'no', 'yes', 'no']})
     >>> ll = ItemList.from_df(df, cols='a').split_by_idx([3, 4]).label_from_df('y').train  # a LabelList
     >>> len(ll), type(ll.x).__name__, type(ll.y).__name__
     (3, 'ItemList', 'CategoryList')
-    >>> x, y = ll[1]; float(x), y
-    (1.0, 'yes')
+    >>> x, y = ll[1]; float(x), y, str(y)
+    (1.0, Category yes, 'yes')
     """
 
     def __init__(self, x: ItemList, y: ItemList):
@@ -120,9 +128,6 @@ class LabelList:
 
     def __len__(self) -> int:
         return len(self.x)
-
-    def __getitem__(self, i: int):
-        return self.x.get(i), self.y.get(i)
 
     def subset(self, idx: np.ndarray) -> LabelList:
         return LabelList(self.x.new_subset(idx), self.y.new_subset(idx))
@@ -207,6 +212,16 @@ class LabelLists:
             y.processor = self.train.y.processor
             y.processor.process(y)
         return self
+
+    def add_test_folder(self, test_folder: str = "test", label: Any = None) -> LabelLists:
+        """Add the files under ``path/test_folder`` as the test set (v1's ``add_test_folder``); see :meth:`add_test`."""
+        folder = self.path / test_folder
+        if not folder.is_dir():
+            raise FileNotFoundError(
+                f"add_test_folder(test_folder={test_folder!r}): {folder} is not a folder; "
+                "pass the name of the test folder under the data's path"
+            )
+        return self.add_test(type(self.train.x).from_folder(folder), label=label)
 
     def databunch(
         self, bs: int = 64, val_bs: int | None = None, num_workers: int = 0, device=None, path=None, **kwargs
@@ -319,6 +334,9 @@ class LabelLists:
 
     def __repr__(self) -> str:
         return f"LabelLists;\n\nTrain: {self.train}\n\nValid: {self.valid}\n\nTest: {self.test}"
+
+
+DataBunch._label_lists_cls = LabelLists  # DataBunch.create(data.train_ds, data.valid_ds) rebuilds with these
 
 
 def load_data(path: str | Path, name: str = "data_save.safetensors", bs: int = 64, **kwargs) -> DataBunch:

@@ -6,7 +6,9 @@
 - :class:`EmptyLabelList`: placeholder labels of an unlabelled test set.
 
 Each names its ``loss_func``, the ``activation`` that turns outputs into predictions, and
-``decode_pred`` / ``decode_batch`` to show them. When no ``label_cls`` is given, labelling
+``decode_pred`` / ``decode_batch`` to show them. ``y[i]`` and ``decode_pred`` give label items
+(:mod:`~emberfit.core.data_block.label_items`: ``Category``, ``MultiCategory``, ``FloatItem``,
+``EmptyLabel``), as fastai v1's ``get`` / ``reconstruct`` did. When no ``label_cls`` is given, labelling
 picks one from the values (:func:`_infer_label_cls`).
 """
 
@@ -23,6 +25,7 @@ from torch.nn import functional as F
 from ..checks import inf_rows
 from ..registry import register
 from .items import ItemList, _as_array
+from .label_items import Category, EmptyLabel, FloatItem, MultiCategory
 from .processor import PreProcessor
 
 __all__ = [
@@ -110,6 +113,11 @@ class CategoryList(ItemList):
     def c(self) -> int:
         return len(self.classes)
 
+    @property
+    def c2i(self) -> dict:
+        """Class name -> index (fastai v1's ``c2i``)."""
+        return {c: i for i, c in enumerate(self.classes)}
+
     def new_subset(self, idx):
         out = super().new_subset(idx)
         if self.codes is not None:
@@ -119,7 +127,18 @@ class CategoryList(ItemList):
         return out
 
     def get(self, i: int):
-        return self.classes[self.codes[i]] if self.codes is not None and self.codes[i] >= 0 else self.items[i]
+        """A :class:`Category` once processed (the raw label before, or for a label outside the classes)."""
+        if self.codes is None or self.codes[i] < 0:
+            return self.items[i]
+        return self.reconstruct(int(self.codes[i]))
+
+    def reconstruct(self, t) -> Category:
+        """The :class:`Category` of class index ``t`` (an int or a 0-d tensor)."""
+        return Category(t, self.classes[int(t)])
+
+    def analyze_pred(self, pred: torch.Tensor) -> torch.Tensor:
+        """The predicted class index of one activated prediction."""
+        return pred.argmax(-1)
 
     def to_tensors(self) -> torch.Tensor:
         return torch.as_tensor(self.codes, dtype=torch.long)
@@ -127,10 +146,10 @@ class CategoryList(ItemList):
     def activation(self, out: torch.Tensor) -> torch.Tensor:
         return torch.softmax(out, dim=-1)
 
-    def decode_pred(self, probs: torch.Tensor) -> tuple[Any, torch.Tensor, torch.Tensor]:
-        """``(class, index, probabilities)`` for one activated prediction."""
-        idx = probs.argmax(-1)
-        return self.classes[int(idx)], idx, probs
+    def decode_pred(self, probs: torch.Tensor) -> tuple[Category, torch.Tensor, torch.Tensor]:
+        """``(Category, tensor(index), probabilities)`` for one activated prediction (v1's ``predict``)."""
+        idx = self.analyze_pred(probs)
+        return self.reconstruct(idx), idx, probs
 
     def decode_batch(self, yb: torch.Tensor) -> list:
         return [self.classes[int(i)] for i in yb.cpu()]
@@ -209,18 +228,27 @@ class MultiCategoryList(CategoryList):
         return torch.as_tensor(self.codes, dtype=torch.float32)
 
     def get(self, i):
-        return (
-            [self.classes[j] for j in np.nonzero(self.codes[i])[0]]
-            if self.codes is not None
-            else self.items[i]
-        )
+        """A :class:`MultiCategory` once processed (the raw labels before)."""
+        if self.codes is None:
+            return self.items[i]
+        return self.reconstruct(torch.as_tensor(self.codes[i], dtype=torch.float32))
+
+    def reconstruct(self, t: torch.Tensor) -> MultiCategory:
+        """The :class:`MultiCategory` of a 0/1 row ``t`` over the classes."""
+        raw = np.nonzero(np.asarray(t.tolist()) > 0.5)[0].tolist()
+        return MultiCategory(t, [self.classes[j] for j in raw], raw)
 
     def activation(self, out):
         return torch.sigmoid(out)
 
+    def analyze_pred(self, pred: torch.Tensor, thresh: float = 0.5) -> torch.Tensor:
+        """The 0/1 float row of the classes predicted above ``thresh``."""
+        return (pred > thresh).float()
+
     def decode_pred(self, probs, thresh: float = 0.5):
-        mask = probs > thresh
-        return [c for c, m in zip(self.classes, mask.tolist()) if m], mask, probs
+        """``(MultiCategory, 0/1 float row, probabilities)`` for one activated prediction."""
+        row = self.analyze_pred(probs, thresh)
+        return self.reconstruct(row), row, probs
 
     def decode_batch(self, yb):
         return [";".join(c for c, m in zip(self.classes, row) if m) for row in yb.cpu().bool().tolist()]
@@ -280,13 +308,24 @@ class FloatList(ItemList):
     def to_tensors(self) -> torch.Tensor:
         return torch.as_tensor(self.items, dtype=torch.float32)
 
+    def get(self, i: int) -> FloatItem:
+        """A :class:`FloatItem` (of log(y) with ``log=True``, as v1: what the model is trained on)."""
+        return FloatItem(self.items[i])
+
+    def reconstruct(self, t) -> FloatItem:
+        return FloatItem(t)
+
+    def analyze_pred(self, pred: torch.Tensor) -> torch.Tensor:
+        return pred
+
     def activation(self, out):
         return out
 
     def decode_pred(self, out):
+        """``(FloatItem, tensor(value), raw output)``; with ``log=True`` the value is back from log space."""
         val = out.exp() if self.log else out
         v = val.squeeze(-1) if val.ndim and val.shape[-1] == 1 else val
-        return (float(v) if v.ndim == 0 else v), v, val
+        return self.reconstruct(v), v, val
 
     def decode_batch(self, yb):
         yb = yb.cpu()
@@ -304,13 +343,23 @@ class FloatList(ItemList):
 
 @register("items", "core.EmptyLabelList")
 class EmptyLabelList(ItemList):
-    """Placeholder labels for an unlabelled test set."""
+    """Placeholder labels for an unlabelled test set (or ``label_empty``): each is an :class:`EmptyLabel`.
+
+    >>> lls = ItemList(range(4)).split_by_idx([3]).label_empty()
+    >>> type(lls.train.y).__name__, lls.train[0][1], lls.train.y.to_tensors().tolist()
+    ('EmptyLabelList', EmptyLabel, [0, 0, 0])
+    """
+
+    c = None  # no classes and no targets: the model's output size is the user's choice
 
     def to_tensors(self) -> torch.Tensor:
         return torch.zeros(len(self.items), dtype=torch.long)
 
     def get(self, i):
-        return None
+        return EmptyLabel()
+
+    def reconstruct(self, t) -> EmptyLabel:
+        return EmptyLabel()
 
 
 def _mse_flat(pred: torch.Tensor, targ: torch.Tensor) -> torch.Tensor:
