@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import operator
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -89,15 +90,22 @@ class Vocab:
     def textify(self, nums: Iterable[int], sep: str | None = " ") -> str | list[str]:
         """Tokens of the ids in ``nums``, joined by ``sep`` (a list when ``sep`` is None).
 
+        As in fastai v1, an id outside the vocabulary is an ``IndexError`` and an id that is not
+        an integer (``2.0``) a ``TypeError``; numpy and torch integers work.
+
         >>> Vocab(["xxunk", "xxpad", "hi"]).textify([2, 2, 1])
         'hi hi xxpad'
         """
-        nums = nums.tolist() if isinstance(nums, np.ndarray) else nums
-        try:
-            items = [self.itos[int(i)] for i in nums]
-        except IndexError:
-            bad = next(int(i) for i in nums if not -len(self) <= int(i) < len(self))
-            raise ValueError(f"id {bad} is out of range for a vocabulary of {len(self)} tokens.") from None
+        if hasattr(nums, "tolist"):  # numpy arrays, torch tensors
+            nums = nums.tolist()
+        items = []
+        for i in nums:
+            try:
+                items.append(self.itos[operator.index(i)])
+            except TypeError:
+                raise TypeError(f"textify takes integer ids, got {i!r} ({type(i).__name__}).") from None
+            except IndexError:
+                raise IndexError(f"id {i} is out of range for a vocabulary of {len(self)} tokens.") from None
         return items if sep is None else sep.join(items)
 
     @classmethod

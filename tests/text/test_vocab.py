@@ -125,8 +125,10 @@ def test_bad_input_messages(tmp_path):
         Vocab([1, 2])
     with pytest.raises(TypeError, match="tokenize it first"):
         Vocab(["xxunk"]).numericalize("a b")
-    with pytest.raises(ValueError, match="id 7 is out of range for a vocabulary of 3"):
+    with pytest.raises(IndexError, match="id 7 is out of range for a vocabulary of 3"):  # as fastai v1
         Vocab(["xxunk", "xxpad", "a"]).textify([1, 7])
+    with pytest.raises(TypeError, match="integer ids, got 1.5"):
+        Vocab(["xxunk", "xxpad", "a"]).textify([1.5])
     with pytest.raises(FileNotFoundError, match="no vocabulary file"):
         Vocab.load(tmp_path / "missing.json")
     (tmp_path / "bad.json").write_text("{not json")

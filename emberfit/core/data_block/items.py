@@ -146,6 +146,19 @@ class ItemList:
         keep = np.array([not func(o) for o in self.items], dtype=bool)
         return self.new_subset(np.nonzero(keep)[0])
 
+    def filter_by_rand(self, p: float, seed: int | None = None) -> ItemList:
+        """Keep each item with probability ``p`` (repeatable with ``seed``), e.g. to try ideas on a sample.
+
+        >>> n = len(ItemList(range(1000)).filter_by_rand(0.1, seed=0)); 50 < n < 150
+        True
+        """
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 1:
+            raise ValueError(f"filter_by_rand: p must be a probability in (0, 1], got p={p!r}")
+        keep = np.nonzero(_rng(seed).random(len(self)) < p)[0]
+        if len(keep) == 0:
+            raise ValueError(f"filter_by_rand(p={p}) kept none of the {len(self)} items; use a larger p")
+        return self.new_subset(keep)
+
     def filter_by_folder(
         self, include: Sequence[str] | None = None, exclude: Sequence[str] | None = None
     ) -> ItemList:
@@ -231,6 +244,63 @@ class ItemList:
         mask = np.array([bool(func(o)) for o in self.items])
         return self.split_by_idx(np.nonzero(mask)[0])
 
+    def split_subsets(self, train_size: float, valid_size: float, seed: int | None = None) -> ItemListsType:
+        """A random ``train_size`` share of the items for training, another ``valid_size`` share for validation.
+
+        The rest is left out (to try ideas on a part of the data). Both keep dataset order.
+
+        >>> ils = ItemList(range(100)).split_subsets(train_size=0.5, valid_size=0.2, seed=0)
+        >>> len(ils.train), len(ils.valid), len(set(ils.train.items) & set(ils.valid.items))
+        (50, 20, 0)
+        """
+        for name, v in (("train_size", train_size), ("valid_size", valid_size)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
+                raise ValueError(f"split_subsets: {name} must be a share in (0, 1), got {name}={v!r}")
+        if train_size + valid_size > 1:
+            raise ValueError(
+                f"split_subsets: train_size + valid_size = {train_size + valid_size:g} is over 1; "
+                "the two subsets cannot overlap"
+            )
+        n_train, n_valid = int(train_size * len(self)), int(valid_size * len(self))
+        if n_train == 0 or n_valid == 0:
+            raise ValueError(
+                f"split_subsets(train_size={train_size}, valid_size={valid_size}) gives {n_train} training "
+                f"and {n_valid} validation items out of {len(self)}; use larger shares"
+            )
+        perm = _rng(seed).permutation(len(self))
+        return self._split(np.sort(perm[:n_train]), np.sort(perm[len(self) - n_valid :]))
+
+    def split_by_files(self, valid_names: Iterable) -> ItemListsType:
+        """Items whose file name (the last part of their path) is in ``valid_names`` are validation."""
+        if isinstance(valid_names, (str, Path)):
+            raise TypeError(
+                f"split_by_files: valid_names must be a list of file names, got {valid_names!r}; "
+                f"use [{str(valid_names)!r}]"
+            )
+        names = valid_names.items if isinstance(valid_names, ItemList) else valid_names
+        names = {o.name if isinstance(o, Path) else str(o) for o in names}
+        mask = np.array([Path(str(o)).name in names for o in self.items], dtype=bool)
+        if not mask.any():
+            shown = sorted(names)[:3]
+            raise ValueError(
+                f"split_by_files: none of the {len(self)} items has a file name in valid_names "
+                f"(e.g. {shown}); the names must be file names such as {Path(str(self.items[0])).name!r}"
+            )
+        return self.split_by_idx(np.nonzero(mask)[0])
+
+    def split_by_fname_file(self, fname: str | Path, path: str | Path | None = None) -> ItemListsType:
+        """Validation items are those whose file names are listed, one per line, in ``path/fname``.
+
+        ``path`` defaults to the items' path.
+        """
+        f = Path(path if path is not None else self.path) / fname
+        if not f.is_file():
+            raise FileNotFoundError(
+                f"split_by_fname_file: no file {f}; check fname={str(fname)!r} and path "
+                f"(default: the items' path {str(self.path)!r})"
+            )
+        return self.split_by_files([ln.strip() for ln in f.read_text().splitlines() if ln.strip()])
+
     # -- what subclasses provide ----------------------------------------------------------
     def to_tensors(self) -> Any:
         """The processed items as tensor(s) with one row per item (for :class:`TensorLoader`)."""
@@ -293,6 +363,10 @@ class ItemList:
 
 
 # -- turning inputs into item arrays, with errors that name what is wrong -----------------
+
+
+def _rng(seed: int | None) -> np.random.Generator:
+    return np.random.default_rng(seed) if seed is not None else np.random.default_rng()
 
 
 def _as_array(items: Iterable) -> np.ndarray:
