@@ -37,13 +37,15 @@ from .callbacks.recorder import Recorder
 from .callbacks.training import CSVLogger, EarlyStoppingCallback, GradientClipping, SaveModelCallback
 from .data import DataBunch, DatasetType, TensorLoader
 from .data_block.items import ItemList
+from .data_block.label_items import Category, EmptyLabel, FloatItem, ItemBase, MultiCategory
 from .data_block.labelling import ItemLists, LabelList, LabelLists, load_data
-from .data_block.labels import CategoryList, FloatList, MultiCategoryList
+from .data_block.labels import CategoryList, EmptyLabelList, FloatList, MultiCategoryList
 from .distributed import init_distributed, shutdown_distributed
 from .download import Config, Path, URLs, untar_data
 from .export import load_learner
 from .layers import MLP, SigmoidRange, emb_sz_rule, embedding
 from .learner import Learner
+from .loaders import DeviceDataLoader, data_collate
 from .metrics import (
     AUROC,
     MAE,
@@ -102,6 +104,8 @@ __all__ = [
     # data
     "DataBunch", "DatasetType", "TensorLoader", "load_data",
     "ItemList", "ItemLists", "LabelList", "LabelLists", "CategoryList", "MultiCategoryList", "FloatList",
+    "EmptyLabelList", "ItemBase", "Category", "MultiCategory", "FloatItem", "EmptyLabel",
+    "DeviceDataLoader", "data_collate",
     # learner and training
     "Learner", "load_learner", "set_seed", "AdamW", "init_distributed", "shutdown_distributed",
     "Callback", "CancelFitException", "Recorder", "CSVLogger", "EarlyStoppingCallback", "GradientClipping",
