@@ -43,6 +43,7 @@ from .data_block.labels import CategoryList, EmptyLabelList, FloatList, MultiCat
 from .distributed import init_distributed, shutdown_distributed
 from .download import Config, Path, URLs, untar_data
 from .export import load_learner
+from .interpret import ClassificationInterpretation, Interpretation
 from .layers import MLP, SigmoidRange, emb_sz_rule, embedding
 from .learner import Learner
 from .loaders import DeviceDataLoader, data_collate
@@ -108,6 +109,7 @@ __all__ = [
     "DeviceDataLoader", "data_collate",
     # learner and training
     "Learner", "load_learner", "set_seed", "AdamW", "init_distributed", "shutdown_distributed",
+    "Interpretation", "ClassificationInterpretation",
     "Callback", "CancelFitException", "Recorder", "CSVLogger", "EarlyStoppingCallback", "GradientClipping",
     "MixedPrecision", "SaveModelCallback",
     # metrics, under fastai v1's names: functions f(pred, targ), then whole-set (callback) metrics

@@ -38,6 +38,7 @@ from .data import DataBunch, DatasetType, batch_size
 from .distributed import all_gather_objects, all_sum, is_main, world_size
 from .export import export_learner
 from .inference import pred_tensor, reset_model
+from .interpret import Interpretable
 from .metrics import Metric, as_metrics, merge_states
 from .registry import register
 from .resume import peek_meta, resume_epoch
@@ -46,7 +47,7 @@ __all__ = ["Learner"]
 
 
 @register("learner", "core.Learner")
-class Learner:
+class Learner(Interpretable):
     """Trains ``model`` on ``data`` with ``loss_func`` (by default the one the data's labels call for).
 
     ``layer_groups`` (or :meth:`split`) divides the model for discriminative learning rates
