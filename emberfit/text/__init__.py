@@ -9,6 +9,7 @@ from ..core import __all__ as _core_all
 from .databunch import TextClasDataBunch, TextDataBunch, TextLMDataBunch
 from .ensemble import ensemble_accuracy, ensemble_predict_texts, ensemble_preds
 from .generate import decode_spec_tokens, detokenize
+from .interpret import TextClassificationInterpretation
 from .item_lists import LMTextList, Text, TextList
 from .language_learner import LanguageLearner
 from .learner import language_model_learner, text_classifier_learner
@@ -67,6 +68,8 @@ __all__ = [
     "awd_lstm_small_lm_config", "awd_lstm_small_clas_config", "get_language_model", "get_text_classifier",
     "language_model_learner", "text_classifier_learner", "RNNLearner", "LanguageLearner", "RNNRegularizer",
     "decode_spec_tokens", "detokenize",
+    # looking inside a classifier
+    "TextClassificationInterpretation",
     # forward + backward ensembles
     "ensemble_preds", "ensemble_accuracy", "ensemble_predict_texts",
 ]  # fmt: skip

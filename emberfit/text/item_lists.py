@@ -255,6 +255,16 @@ class TextList(ItemList):
             df[lls.train.y.name] = lls.train.y.decode_batch(yb[:n])
         return df
 
+    def items_frame(self, idxs: Sequence[int], max_len: int = 70) -> pd.DataFrame:
+        """The texts ``idxs`` (their tokens, at most ``max_len`` of them) as a ``text`` column."""
+        self._check_processed("items_frame")
+        texts = []
+        for i in idxs:
+            ids = self.ids[self.offsets[i] : self.offsets[i + 1]].tolist()
+            more = " ..." if max_len is not None and len(ids) > max_len else ""
+            texts.append(self.vocab.textify(ids[:max_len]) + more)
+        return pd.DataFrame({"text": texts})
+
     def item_to_batch(self, item: Any, lls: LabelLists) -> torch.Tensor:
         """A raw string -> a ``(1, n_tokens)`` int64 batch (``xxbos`` first), for ``predict``."""
         if self.processor is None or self.processor.vocab is None:

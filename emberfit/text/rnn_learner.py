@@ -22,6 +22,7 @@ from ..core.distributed import unwrap
 from ..core.io import load_tensors, save_tensors
 from ..core.learner import Learner
 from ..core.registry import register
+from .interpret import TextClassificationInterpretation
 from .loaders import SortishLoader
 from .models.awd_lstm import AWD_LSTM
 from .models.build import awd_lstm_clas_split, awd_lstm_lm_split
@@ -48,6 +49,7 @@ class RNNLearner(Learner):
     """A Learner for AWD-LSTM models: AR/TAR, encoder save/load, batch prediction on raw texts.
 
     ``text_classifier_learner`` returns one; ``language_model_learner`` a :class:`LanguageLearner`.
+    ``learn.interpret()`` of a classifier is a :class:`TextClassificationInterpretation`.
 
     >>> df = pd.DataFrame({"text": ["a good film", "a bad film", "good fun", "so bad , so dull"] * 6,
     ...                    "label": ["pos", "neg", "pos", "neg"] * 6})
@@ -56,6 +58,8 @@ class RNNLearner(Learner):
     >>> list(learn.predict_texts(["a good film", "so dull"]).columns)
     ['prediction', 'proba_neg', 'proba_pos']
     """
+
+    classification_interpretation = TextClassificationInterpretation
 
     def __init__(
         self,
