@@ -182,6 +182,17 @@ class TabularList(ItemList):
             cols[getattr(lls.train.y, "name", "target")] = lls.train.y.decode_batch(yb[:rows])
         return pd.DataFrame(cols)
 
+    def items_frame(self, idxs: Sequence[int]) -> pd.DataFrame:
+        """Rows ``idxs`` with the input columns' raw values (decoded processed values when the frame is gone)."""
+        idxs = np.asarray(idxs, dtype=np.int64)
+        proc = self.processor
+        names = [*proc.cat_names, *proc.cont_names] if proc is not None else []
+        df = self.inner_df
+        if df is not None and names and all(n in df.columns for n in names):
+            return df.iloc[self.items[idxs]][names].reset_index(drop=True)
+        xb = (torch.from_numpy(self.codes[idxs]), torch.from_numpy(self.conts[idxs]))
+        return self.batch_frame(xb, None, None, len(idxs))
+
     def item_to_batch(self, item: Any, lls: LabelLists) -> tuple[torch.Tensor, torch.Tensor]:
         """One row (a Series such as ``df.iloc[0]``, a dict, or a one-row DataFrame) as a batch of 1."""
         df = _row_frame(item)

@@ -24,6 +24,7 @@ from ..core.layers import emb_sz_rule
 from ..core.learner import Learner
 from ..core.registry import register
 from .data import TabularList
+from .importance import FeatureImportance
 from .models import TabularModel
 from .processor import TabularProcessor
 
@@ -31,7 +32,7 @@ __all__ = ["TabularLearner", "tabular_learner", "get_emb_szs"]
 
 
 @register("learner", "tabular.TabularLearner")
-class TabularLearner(Learner):
+class TabularLearner(FeatureImportance, Learner):
     """A :class:`Learner` for tabular data; adds :meth:`predict_df` for many rows at once.
 
     >>> _ = torch.manual_seed(0)
