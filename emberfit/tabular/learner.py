@@ -24,8 +24,10 @@ from ..core.layers import emb_sz_rule
 from ..core.learner import Learner
 from ..core.registry import register
 from .data import TabularList
+from .ensemble import MembersLoss, TabularNet
 from .importance import FeatureImportance
 from .models import TabularModel
+from .presets import build_tabular_net, fit_preset
 from .processor import TabularProcessor
 
 __all__ = ["TabularLearner", "tabular_learner", "get_emb_szs"]
@@ -88,6 +90,25 @@ class TabularLearner(FeatureImportance, Learner):
             res[f"proba_{c}"] = out[:, j].numpy()
         return res
 
+    preset = None  # the TabularPreset that tabular_learner(..., preset=...) chose
+
+    def fit_preset(self, max_epochs: int | None = None, **overrides) -> None:
+        """Train with the preset's recipe: early stopping on held-out training rows, the best weights kept.
+
+        Only for ``tabular_learner(data, preset='strong')``; keywords override the preset's
+        fields for this fit (:func:`emberfit.tabular.presets.fit_preset`).
+
+        >>> # learn = tabular_learner(data, preset='strong', metrics=accuracy); learn.fit_preset()
+        """
+        fit_preset(self, max_epochs, **overrides)
+
+    @classmethod
+    def _for_inference(cls, data: DataBunch, model: torch.nn.Module) -> TabularLearner:
+        learn = super()._for_inference(data, model)
+        if isinstance(model, TabularNet) and model.config.n_members > 1:  # trains on as it was built
+            learn.loss_func = MembersLoss(learn.loss_func)
+        return learn
+
 
 def get_emb_szs(x: TabularList, emb_szs: dict[str, int] | None = None) -> list[tuple[int, int]]:
     """``(n_categories, width)`` per categorical column: ``emb_sz_rule`` unless ``emb_szs`` names a width.
@@ -124,7 +145,7 @@ def _emb_szs(cat_names: list[str], classes: dict[str, list], emb_szs: dict[str, 
 
 def tabular_learner(
     data: DataBunch,
-    layers: Sequence[int] = (200, 100),
+    layers: Sequence[int] | None = None,
     emb_szs: dict[str, int] | None = None,
     metrics=None,
     ps: Sequence[float] | float | None = None,
@@ -132,12 +153,22 @@ def tabular_learner(
     y_range: Sequence[float] | None = None,
     use_bn: bool = True,
     bn_final: bool = False,
+    cont_emb: str | None = None,
+    n_members: int | None = None,
+    preset: str | None = None,
     **learn_kwargs,
 ) -> TabularLearner:
-    """A :class:`TabularLearner` with a :class:`TabularModel` sized for ``data``.
+    """A :class:`TabularLearner` with a :class:`TabularModel` sized for ``data`` (or a :class:`TabularNet`).
 
     Classification trains with cross-entropy, regression (float labels) with MSE; ``y_range``
-    puts a scaled sigmoid on a regression output. See the module docstring for an example.
+    puts a scaled sigmoid on a regression output. ``layers=None`` is the lesson's ``[200, 100]``.
+
+    ``cont_emb='ple'`` (piecewise-linear encoding, bins fitted on the training rows) or
+    ``'periodic'`` embeds each continuous column; ``n_members=k`` trains ``k`` MLPs in one model and
+    averages them; ``preset='strong'`` picks all of that, widths, dropout and the training recipe
+    from the data's size (train with ``learn.fit_preset()``). Any of them builds a
+    :class:`~emberfit.tabular.ensemble.TabularNet` instead of the lesson's model; ``emb_szs``,
+    ``emb_drop``, ``use_bn`` and ``bn_final`` belong to the lesson's model only.
 
     >>> _ = torch.manual_seed(0)
     >>> df = pd.DataFrame({"c": list("abcd") * 5, "x": np.arange(20.0), "y": ["no", "yes"] * 10})
@@ -155,13 +186,60 @@ def tabular_learner(
     >>> tabular_learner(reg, layers=[8], y_range=(0, 6), silent=True).model.config.out_sz
     1
     """
+    y_range = _check_args(data, layers, y_range)
+    if preset is not None or cont_emb is not None or n_members not in (None, 1):
+        lesson_only = dict(emb_szs=(emb_szs, None), emb_drop=(emb_drop, 0.0), use_bn=(use_bn, True))
+        lesson_only["bn_final"] = (bn_final, False)
+        given = [k for k, (v, default) in lesson_only.items() if v != default]
+        net = (layers, ps, y_range, cont_emb, n_members, preset)
+        return _net_learner(data, net, given, metrics, learn_kwargs)
+    proc = data.processor  # its out_* names are the model's inputs, after procs such as FillMissing
+    model = TabularModel(
+        _emb_szs(proc.out_cat_names, proc.classes, emb_szs),
+        len(proc.out_cont_names),
+        data.c,
+        list(layers) if layers is not None else [200, 100],
+        ps,
+        emb_drop,
+        y_range,
+        use_bn,
+        bn_final,
+    )
+    learn = TabularLearner(data, model, metrics=metrics, **learn_kwargs)
+    learn.model_init = {"cls": "tabular.TabularModel", "kwargs": model.config.to_json()}
+    return learn
+
+
+def _net_learner(
+    data: DataBunch, net: tuple, given: list[str], metrics, learn_kwargs: dict
+) -> TabularLearner:
+    """A TabularLearner with a TabularNet; ``net`` is (layers, ps, y_range, cont_emb, n_members, preset)."""
+    if given:
+        raise ValueError(
+            f"{given} set the lesson's TabularModel, which cont_emb/n_members/preset replace with a "
+            "TabularNet (one embedding width, no BatchNorm); drop them or drop cont_emb/n_members/preset"
+        )
+    model, chosen = build_tabular_net(data, *net)
+    if model.config.n_members > 1:  # each member's loss, averaged (the data's loss otherwise)
+        learn_kwargs["loss_func"] = MembersLoss(learn_kwargs.get("loss_func") or data.loss_func)
+    if chosen is not None:
+        learn_kwargs.setdefault("wd", chosen.wd)
+    learn = TabularLearner(data, model, metrics=metrics, **learn_kwargs)
+    learn.preset = chosen
+    learn.model_init = {"cls": "tabular.TabularNet", "kwargs": model.config.to_json()}
+    return learn
+
+
+def _check_args(data: DataBunch, layers, y_range) -> list[float] | None:
+    """Refuse data that is not tabular and bad ``layers`` / ``y_range``; ``y_range`` as a list (or None)."""
     if not isinstance(data, DataBunch) or not isinstance(data.processor, TabularProcessor):
         raise TypeError(
             "tabular_learner needs a DataBunch built from a TabularList (TabularList.from_df(...)...databunch() "
             f"or TabularDataBunch.from_df), got {type(data).__name__}"
         )
-    if isinstance(layers, numbers.Number) or not all(
-        isinstance(n, numbers.Integral) and n > 0 for n in layers
+    if layers is not None and (
+        isinstance(layers, numbers.Number)
+        or not all(isinstance(n, numbers.Integral) and n > 0 for n in layers)
     ):
         raise TypeError(f"layers must be a list of positive hidden sizes such as [200, 100], got {layers!r}")
     classification = data.classes is not None  # float (regression) labels have no classes
@@ -177,18 +255,4 @@ def tabular_learner(
             raise ValueError(f"y_range must be (low, high) numbers with low < high, got {y_range!r}")
         if classification:
             raise ValueError("y_range is for regression (float labels); this data is a classification")
-    proc = data.processor  # its out_* names are the model's inputs, after procs such as FillMissing
-    model = TabularModel(
-        _emb_szs(proc.out_cat_names, proc.classes, emb_szs),
-        len(proc.out_cont_names),
-        data.c,
-        list(layers),
-        ps,
-        emb_drop,
-        y_range,
-        use_bn,
-        bn_final,
-    )
-    learn = TabularLearner(data, model, metrics=metrics, **learn_kwargs)
-    learn.model_init = {"cls": "tabular.TabularModel", "kwargs": model.config.to_json()}
-    return learn
+    return y_range

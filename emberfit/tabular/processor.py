@@ -22,6 +22,7 @@ from ..core.checks import INF_FIX, inf_by_column
 from ..core.data_block.items import ItemList
 from ..core.data_block.processor import PreProcessor
 from ..core.registry import register
+from .num_embeddings import fit_cont_bins
 from .procs import NA_CATEGORY, Categorify, TabularProc, make_proc
 
 __all__ = ["TabularProcessor", "resolve_cont_names", "prepare_frame", "did_you_mean"]
@@ -47,7 +48,16 @@ class TabularProcessor(PreProcessor):
     ([[2, 2], [0, 1]], torch.Size([2, 1]))
     """
 
-    state_attrs = ("cat_names", "cont_names", "proc_states", "out_cat_names", "out_cont_names", "classes")
+    state_attrs = (
+        "cat_names",
+        "cont_names",
+        "proc_states",
+        "out_cat_names",
+        "out_cont_names",
+        "classes",
+        "cont_bins",
+    )
+    state_defaults = {"cont_bins": None}  # files written before the bins were kept load without them
 
     def __init__(self):
         super().__init__()
@@ -57,6 +67,8 @@ class TabularProcessor(PreProcessor):
         self.out_cat_names: list[str] = []
         self.out_cont_names: list[str] = []
         self.classes: dict[str, list] = {}
+        # PLE bin edges of each output continuous column, from the processed training rows
+        self.cont_bins: dict[str, list[float]] | None = None
 
     @cached_property
     def procs_(self) -> list[TabularProc]:
@@ -98,6 +110,7 @@ class TabularProcessor(PreProcessor):
         self.__dict__["procs_"] = procs
         # the training rows were just transformed; keep the result for process() instead of redoing it
         items._fit_arrays = self._finish(work)
+        self.cont_bins = fit_cont_bins(conts, items._fit_arrays[1])  # for cont_emb='ple'
 
     def process(self, items: ItemList) -> None:
         arrays = items.__dict__.pop("_fit_arrays", None)
