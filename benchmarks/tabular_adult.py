@@ -11,8 +11,15 @@ Rows of the table (each run is its own process, so "peak MB" is that run's peak 
   6 cont), ``fit_one_cycle(3, 1e-2)``, at the lesson's bs=64 and at bs=256 (the setting chosen for
   the >= 0.855 target; mean and range over ``--seeds`` seeds). LightGBM with default settings on
   the same split (categoricals as pandas categories) is the reference.
+* preset  - the same UCI split with ``tabular_learner(data, preset='strong')`` and
+  ``learn.fit_preset()``: PLE numerical embeddings, 4 MLP members, early stopping on 15% of
+  ``adult.data`` (``adult.test`` is only scored at the end); mean over ``--seeds`` seeds.
+* diamonds - a second real table: ggplot2's ``diamonds`` (53,940 diamonds, 3 ordinal categorical
+  + 6 continuous columns), as shipped inside the ``plotnine`` wheel (no download; ``bench`` extra).
+  Regression of log(price) on a random 20% test split (numpy default_rng(42)), scored by RMSE:
+  the lesson's model (``fit_one_cycle(3, 1e-2)``, bs 256), the preset, fastai v2 and LightGBM.
 * 1M      - synthetic 1,000,000 rows x 20 columns (10 categorical with 2..10,000 levels as text,
-  10 continuous with NaNs): preprocessing time, one epoch at bs=1024, peak memory.
+  10 continuous with NaNs): preprocessing time, one epoch at bs=1024, peak memory; and the preset.
 
 fastai v2 runs with ``~/.cache/fastai-venv/bin/python`` (``../shared/tools/fastai-venv.sh``) on the
 same splits and settings, with its own procs order ``[Categorify, FillMissing, Normalize]``.
@@ -22,12 +29,15 @@ hurt by other work on the machine). Seconds per epoch are measured by a callback
 process's one-time warm-up, is shown on its own. Wall seconds suffer when other work shares the
 machine (the load average is printed); CPU seconds per epoch are robust to it.
 
-    python benchmarks/tabular_adult.py [--seeds 3] [--threads 1] [--no-fastai] [--no-1m]
+    python benchmarks/tabular_adult.py [--seeds 3] [--threads 1] [--no-fastai] [--no-1m] [--parts uci,preset,...]
+
+The worker scripts (one process each) are in ``benchmarks/tabular_workers.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -38,170 +48,19 @@ from pathlib import Path
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FASTAI_PY = Path.home() / ".cache" / "fastai-venv" / "bin" / "python"
 
-# Shared by every worker (emberfit, fastai, LightGBM): the frames, the columns and the splits.
-LOAD = """
-import json, resource, sys, time
-import numpy as np, pandas as pd
-LESSON_CATS = ['workclass', 'education', 'marital-status', 'occupation', 'relationship', 'race']
-LESSON_CONTS = ['age', 'fnlwgt', 'education-num']
-UCI_COLS = ['age', 'workclass', 'fnlwgt', 'education', 'education-num', 'marital-status', 'occupation',
-            'relationship', 'race', 'sex', 'capital-gain', 'capital-loss', 'hours-per-week', 'native-country',
-            'salary']
-UCI_CATS = LESSON_CATS + ['sex', 'native-country']
-UCI_CONTS = LESSON_CONTS + ['capital-gain', 'capital-loss', 'hours-per-week']
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tabular_workers.py, beside this file
+from tabular_workers import BIG_RUN, EMBERFIT_RUN, FASTAI_RUN, LGBM_RUN  # noqa: E402
 
-def read_uci(f, skiprows):
-    df = pd.read_csv(f, header=None, names=UCI_COLS, skipinitialspace=True, na_values='?', skiprows=skiprows)
-    df['salary'] = df['salary'].str.rstrip('.')  # adult.test writes '<=50K.' / '>50K.'
-    return df
+PARTS = ("lesson", "speed", "uci", "preset", "diamonds", "lgbm", "1m")
 
-def load(setting, data_dir):
-    '''(df, cat_names, cont_names, label, train_idx, valid_idx)'''
-    if setting == 'uci':
-        train = read_uci(f'{data_dir}/adult/adult.data', 0)
-        test = read_uci(f'{data_dir}/adult/adult.test', 1)  # first line: '|1x3 Cross validator'
-        df = pd.concat([train, test], ignore_index=True)
-        return df, UCI_CATS, UCI_CONTS, 'salary', np.arange(len(train)), np.arange(len(train), len(df))
-    df = pd.read_csv(f'{data_dir}/adult_sample/adult.csv')
-    if setting == 'lesson':
-        valid = np.arange(800, 1000)
-    else:  # 'speed': a random 20% (numpy default_rng(42) permutation)
-        valid = np.sort(np.random.default_rng(42).permutation(len(df))[: int(0.2 * len(df))])
-    return df, LESSON_CATS, LESSON_CONTS, 'salary', np.setdiff1d(np.arange(len(df)), valid), valid
 
-def report(**kw):
-    kw['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print('RESULT ' + json.dumps(kw))
-
-def clock():
-    return time.perf_counter(), time.process_time()
-
-def epoch_times(marks):
-    '''From (wall, cpu) marks at fit start and each epoch end: the first epoch (it carries the
-    process's one-time warm-up, e.g. oneDNN kernel generation) and the mean of the later ones.'''
-    wall = [b[0] - a[0] for a, b in zip(marks, marks[1:])]
-    cpu = [b[1] - a[1] for a, b in zip(marks, marks[1:])]
-    later = slice(1, None) if len(wall) > 1 else slice(0, None)
-    return dict(first_epoch_s=wall[0], sec_per_epoch=sum(wall[later]) / len(wall[later]),
-                cpu_per_epoch=sum(cpu[later]) / len(cpu[later]), fit_s=sum(wall))
-"""
-
-EMBERFIT_RUN = (
-    LOAD
-    + """
-import torch
-from emberfit.tabular import *
-S = json.loads(sys.argv[1])
-torch.set_num_threads(S['threads'])
-df, cats, conts, label, train_idx, valid_idx = load(S['setting'], S['data'])
-set_seed(S['seed'])
-t0 = time.perf_counter()
-data = (TabularList.from_df(df, cat_names=cats, cont_names=conts, procs=[FillMissing, Categorify, Normalize])
-        .split_by_idx(valid_idx).label_from_df(cols=label).databunch(bs=S['bs'], device='cpu'))
-prep = time.perf_counter() - t0
-learn = tabular_learner(data, layers=[200, 100], metrics=accuracy, silent=True)
-class EpochTimer(Callback):
-    def before_fit(self): self.marks = [clock()]
-    def after_epoch(self): self.marks.append(clock())
-timer = EpochTimer()
-if S['sched'] == 'fit':
-    learn.fit(S['epochs'], S['lr'], callbacks=[timer])
-else:
-    learn.fit_one_cycle(S['epochs'], S['lr'], callbacks=[timer])
-report(accuracy=float(learn.recorder.history()['accuracy'].iloc[-1]), **epoch_times(timer.marks), prep_s=prep, n_train=len(data.train_ds), n_valid=len(data.valid_ds), torch=torch.__version__)
-"""
-)
-
-FASTAI_RUN = (
-    LOAD
-    + """
-import torch
-from fastai.tabular.all import *
-S = json.loads(sys.argv[1])
-torch.set_num_threads(S['threads'])
-df, cats, conts, label, train_idx, valid_idx = load(S['setting'], S['data'])
-set_seed(S['seed'])
-t0 = time.perf_counter()
-to = TabularPandas(df, procs=[Categorify, FillMissing, Normalize], cat_names=cats, cont_names=conts,
-                   y_names=label, splits=(list(train_idx), list(valid_idx)))
-dls = to.dataloaders(bs=S['bs'], device='cpu')
-prep = time.perf_counter() - t0
-learn = tabular_learner(dls, layers=[200, 100], metrics=accuracy)
-class EpochTimer(Callback):
-    order = 100  # after the validation pass
-    def before_fit(self): self.marks = [clock()]
-    def after_epoch(self): self.marks.append(clock())
-timer = EpochTimer()
-with learn.no_bar(), learn.no_logging():
-    if S['sched'] == 'fit':
-        learn.fit(S['epochs'], S['lr'], cbs=timer)
-    else:
-        learn.fit_one_cycle(S['epochs'], S['lr'], cbs=timer)
-import fastai
-report(accuracy=float(learn.validate()[1]), **epoch_times(timer.marks), prep_s=prep,
-       n_train=len(train_idx), n_valid=len(valid_idx), torch=torch.__version__, fastai=fastai.__version__)
-"""
-)
-
-LGBM_RUN = (
-    LOAD
-    + """
-import lightgbm as lgb
-S = json.loads(sys.argv[1])
-df, cats, conts, label, train_idx, valid_idx = load(S['setting'], S['data'])
-X = df[cats + conts].copy()
-for c in cats:  # one category set for both splits, so codes agree
-    X[c] = X[c].astype('category')
-y = (df[label] == df[label].sort_values().unique()[-1]).astype(int).to_numpy()
-t0 = time.perf_counter()
-# LightGBM's defaults (100 rounds, 31 leaves...); only the thread count is set, as for the networks
-params = {'objective': 'binary', 'verbose': -1, 'num_threads': S['threads']}
-model = lgb.train(params, lgb.Dataset(X.iloc[train_idx], y[train_idx]))
-fit = time.perf_counter() - t0
-acc = float(((model.predict(X.iloc[valid_idx]) > 0.5) == y[valid_idx]).mean())
-report(accuracy=acc, fit_s=fit, n_train=len(train_idx), n_valid=len(valid_idx), lightgbm=lgb.__version__)
-"""
-)
-
-BIG_RUN = """
-import json, resource, sys, time
-import numpy as np, pandas as pd, torch
-from emberfit.tabular import *
-S = json.loads(sys.argv[1])
-torch.set_num_threads(S['threads'])
-n, rng = S['rows'], np.random.default_rng(0)
-cards = [2, 5, 10, 20, 50, 100, 500, 1000, 5000, 10000]
-cols, logit = {}, np.zeros(n)
-for i, card in enumerate(cards):
-    codes = rng.integers(0, card, n)
-    logit += rng.normal(size=card)[codes] * 0.5
-    vals = np.array([f'c{i}_{k}' for k in range(card)], dtype=object)[codes]
-    vals[rng.random(n) < 0.02] = None
-    cols[f'cat{i}'] = pd.array(vals, dtype='str')
-for i in range(10):
-    x = rng.normal(size=n)
-    logit += x * (0.3 if i < 5 else 0.0)
-    x[rng.random(n) < 0.05] = np.nan
-    cols[f'cont{i}'] = x
-cols['y'] = (logit + rng.logistic(size=n) > 0).astype(np.int64)
-df = pd.DataFrame(cols)
-df_mb = df.memory_usage(deep=True).sum() / 2**20
-rss_df = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-cats, conts = [f'cat{i}' for i in range(10)], [f'cont{i}' for i in range(10)]
-t0 = time.perf_counter()
-data = (TabularList.from_df(df, cat_names=cats, cont_names=conts, procs=[FillMissing, Categorify, Normalize])
-        .split_by_rand_pct(0.1, seed=0).label_from_df(cols='y').databunch(bs=S['bs'], device='cpu'))
-prep = time.perf_counter() - t0
-arrays_mb = sum(a.nbytes for l in (data.train_ds.x, data.valid_ds.x) for a in (l.codes, l.conts)) / 2**20
-set_seed(0)
-learn = tabular_learner(data, layers=[200, 100], metrics=accuracy, silent=True)
-t0, c0 = time.perf_counter(), time.process_time()
-learn.fit_one_cycle(1, 1e-2)
-fit, cpu = time.perf_counter() - t0, time.process_time() - c0
-print('RESULT ' + json.dumps(dict(accuracy=float(learn.recorder.history()['accuracy'].iloc[-1]), prep_s=prep,
-      sec_per_epoch=fit, fit_s=fit, cpu_per_epoch=cpu, n_train=len(data.train_ds), n_valid=len(data.valid_ds), df_mb=df_mb,
-      arrays_mb=arrays_mb, rss_after_df_mb=rss_df, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
-"""
+def diamonds_csv() -> str | None:
+    """ggplot2's diamonds table inside the installed plotnine package (found without importing plotnine)."""
+    spec = importlib.util.find_spec("plotnine")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    f = Path(list(spec.submodule_search_locations)[0]) / "data" / "diamonds.csv"
+    return str(f) if f.is_file() else None
 
 
 def run(python: str, script: str, settings: dict, timeout: int = 1800) -> dict:
@@ -234,6 +93,21 @@ def fmt(r: dict, key: str, spec: str) -> str:
     return "-" if v is None else format(v, spec)
 
 
+def _runs(parts: set[str]) -> list[tuple[str, str, dict]]:
+    """(part, setting label, config) of every network run, in the order of the table."""
+    lesson, uci, dia = "1cycle(3,1e-2)", "uci: data->test, 14 feat,", "diamonds: 20% random, log price,"
+    runs = [
+        ("lesson", "lesson: sample, rows 800-999, fit(1,1e-2)", dict(setting="lesson", bs=64, epochs=1, lr=1e-2, sched="fit")),
+        ("speed", f"speed: sample, 20% random, {lesson}", dict(setting="speed", bs=64, epochs=3, lr=1e-2, sched="1cycle")),
+        ("uci", f"{uci} {lesson}", dict(setting="uci", bs=64, epochs=3, lr=1e-2, sched="1cycle")),
+        ("uci", f"{uci} {lesson}", dict(setting="uci", bs=256, epochs=3, lr=1e-2, sched="1cycle")),
+        ("preset", f"{uci} preset='strong'", dict(setting="uci", bs=256, sched="preset")),
+        ("diamonds", f"{dia} {lesson}", dict(setting="diamonds", bs=256, epochs=3, lr=1e-2, sched="1cycle")),
+        ("diamonds", f"{dia} preset='strong'", dict(setting="diamonds", bs=256, sched="preset")),
+    ]  # fmt: skip
+    return [r for r in runs if r[0] in parts]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=str(DATA))
@@ -241,82 +115,89 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-fastai", action="store_true")
     ap.add_argument("--no-1m", action="store_true")
+    ap.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}")
     args = ap.parse_args()
+    parts = set(args.parts.split(",")) - ({"1m"} if args.no_1m else set())
+    if parts - set(PARTS):
+        ap.error(f"--parts: unknown {sorted(parts - set(PARTS))}; choose from {','.join(PARTS)}")
     no_fastai = "--no-fastai given" if args.no_fastai else fastai_ok()
-    base = dict(data=args.data, threads=args.threads, seed=0)
+    csv = diamonds_csv()
+    if csv is None and "diamonds" in parts:
+        print("diamonds not run: install plotnine (pip install -e '.[bench]'), whose wheel ships the table")
+        parts.discard("diamonds")
+    base = dict(data=args.data, threads=args.threads, seed=0, diamonds_csv=csv)
     load0 = os.getloadavg()[0]  # other work on the machine inflates wall times; cpu s/ep is robust to it
-    runs = [  # (setting label, config)
-        (
-            "lesson: sample, rows 800-999, fit(1,1e-2)",
-            dict(setting="lesson", bs=64, epochs=1, lr=1e-2, sched="fit"),
-        ),
-        (
-            "speed: sample, 20% random, 1cycle(3,1e-2)",
-            dict(setting="speed", bs=64, epochs=3, lr=1e-2, sched="1cycle"),
-        ),
-        (
-            "uci: data->test, 14 feat, 1cycle(3,1e-2)",
-            dict(setting="uci", bs=64, epochs=3, lr=1e-2, sched="1cycle"),
-        ),
-        (
-            "uci: data->test, 14 feat, 1cycle(3,1e-2)",
-            dict(setting="uci", bs=256, epochs=3, lr=1e-2, sched="1cycle"),
-        ),
-    ]
     rows = []
-    for label, cfg in runs:
-        seeds = range(args.seeds) if cfg["setting"] == "uci" and cfg["bs"] == 256 else [0]
+    for _part, label, cfg in _runs(parts):
+        several = (cfg["setting"] == "uci" and cfg["bs"] == 256) or cfg["setting"] == "diamonds"
+        seeds = range(args.seeds) if several else [0]
         res = [run(sys.executable, EMBERFIT_RUN, {**base, **cfg, "seed": s}) for s in seeds]
         rows.append((label, "emberfit", cfg["bs"], _merge(res)))
-        if not no_fastai:
+        if not no_fastai and cfg["sched"] != "preset":
             rows.append((label, "fastai v2", cfg["bs"], run(str(FASTAI_PY), FASTAI_RUN, {**base, **cfg})))
-    for setting, label in (
-        ("uci", "uci: data->test, 14 feat, defaults"),
-        ("speed", "speed: sample, 20% random"),
-    ):
-        rows.append((label, "LightGBM", None, run(sys.executable, LGBM_RUN, {**base, "setting": setting})))
-    if not args.no_1m:
-        big = run(sys.executable, BIG_RUN, {**base, "rows": 1_000_000, "bs": 1024})
-        rows.append(("1M rows x 20 cols synthetic, 1cycle(1,1e-2)", "emberfit", 1024, big))
+    if "lgbm" in parts:
+        for setting, label in (
+            ("uci", "uci: data->test, 14 feat, defaults"),
+            ("speed", "speed: sample, 20% random"),
+            ("diamonds", "diamonds: 20% random, log price, defaults"),
+        ):
+            if setting != "diamonds" or csv is not None:
+                rows.append(
+                    (label, "LightGBM", None, run(sys.executable, LGBM_RUN, {**base, "setting": setting}))
+                )
+    big = {}
+    if "1m" in parts:
+        for preset, label in ((False, "1cycle(1,1e-2)"), (True, "preset='strong'")):
+            big = run(sys.executable, BIG_RUN, {**base, "rows": 1_000_000, "bs": 1024, "preset": preset})
+            rows.append((f"1M rows x 20 cols synthetic, {label}", "emberfit", 1024, big))
+    load1 = os.getloadavg()[0]
+    _print_table(rows, args, no_fastai, load0, load1, big)
 
+
+def _print_table(rows, args, no_fastai, load0: float, load1: float, big: dict) -> None:
     print(
         f"torch threads: {args.threads}; CPU only; each row is its own process; load average before/after: "
-        f"{load0:.1f}/{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        f"{load0:.1f}/{load1:.1f} on {os.cpu_count()} cores"
     )
     if no_fastai:
         print(f"fastai v2 not run: {no_fastai}")
     head = (
-        f"{'setting':<44} {'system':<9} {'bs':>5} {'train':>7} {'valid':>6} {'accuracy':>22} {'s/epoch':>8} "
-        f"{'cpu s/ep':>8} {'1st ep':>7} {'prep s':>7} {'peak MB':>8}"
+        f"{'setting':<48} {'system':<9} {'bs':>5} {'train':>7} {'valid':>6} {'score':>22} {'s/epoch':>8} "
+        f"{'cpu s/ep':>8} {'1st ep':>7} {'epochs':>6} {'fit s':>7} {'prep s':>7} {'peak MB':>8}"
     )
     print(head)
     print("-" * len(head))
     for label, system, bs, r in rows:
         if "error" in r:
-            print(f"{label:<44} {system:<9} {bs or '-':>5}  ERROR: {r['error']}")
+            print(f"{label:<48} {system:<9} {bs or '-':>5}  ERROR: {r['error']}")
             continue
-        acc = f"{r['accuracy']:.4f}"
-        if "acc_min" in r:
-            acc = f"{r['accuracy']:.4f} ({r['acc_min']:.4f}-{r['acc_max']:.4f})"
-        sec = fmt(r, "sec_per_epoch", ".2f") if system != "LightGBM" else f"{r['fit_s']:.2f}*"
+        score = f"{r['score']:.4f}"
+        if "score_min" in r:
+            score = f"{r['score']:.4f} ({r['score_min']:.4f}-{r['score_max']:.4f})"
+        epochs = fmt(r, "epochs_run", ".1f") if "epochs_run" in r else "-"
         print(
-            f"{label:<44} {system:<9} {bs or '-':>5} {r['n_train']:>7} {r['n_valid']:>6} {acc:>22} {sec:>8} "
-            f"{fmt(r, 'cpu_per_epoch', '.2f'):>8} {fmt(r, 'first_epoch_s', '.2f'):>7} {fmt(r, 'prep_s', '.2f'):>7} "
-            f"{r['peak_rss_mb']:>8.0f}"
+            f"{label:<48} {system:<9} {bs or '-':>5} {r['n_train']:>7} {r['n_valid']:>6} {score:>22} "
+            f"{fmt(r, 'sec_per_epoch', '.2f'):>8} {fmt(r, 'cpu_per_epoch', '.2f'):>8} {fmt(r, 'first_epoch_s', '.2f'):>7} "
+            f"{epochs:>6} {fmt(r, 'fit_total_s', '.1f'):>7} {fmt(r, 'prep_s', '.2f'):>7} {r['peak_rss_mb']:>8.0f}"
         )
+    print("score: test accuracy (uci, speed, lesson, 1M) or RMSE of log(price) (diamonds, lower is better);")
+    print("  mean over seeds with (min-max) where several ran")
     print(
         "s/epoch, cpu s/ep: mean over epochs 2..n (training + validation), so the process's one-time warm-up,"
     )
     print(
         "  which lands in the first epoch ('1st ep', wall seconds), is left out; fit(1) rows show the first epoch"
     )
-    print("* LightGBM: total fit seconds (default settings: 100 rounds, 31 leaves; --threads threads)")
+    print(
+        "fit s: building the learner and the whole fit (the preset: all its epochs, early stopping included;"
+    )
+    print("  LightGBM: its total fit, default settings: 100 rounds, 31 leaves; --threads threads)")
+    print("preset rows: 'epochs' is the mean number run before early stopping on held-out training rows")
     _ratios(rows)
-    if not args.no_1m and "error" not in big:
+    if "df_mb" in big:
         print(
             f"1M rows: DataFrame {big['df_mb']:.0f} MB (RSS {big['rss_after_df_mb']:.0f} MB once built), processed "
-            f"arrays {big['arrays_mb']:.0f} MB, preprocessing {big['prep_s']:.1f} s, one epoch {big['fit_s']:.1f} s "
-            f"(bs=1024), peak RSS {big['peak_rss_mb']:.0f} MB"
+            f"arrays {big['arrays_mb']:.0f} MB, preprocessing {big['prep_s']:.1f} s"
         )
     versions = [r for _, s, _, r in rows if s == "fastai v2" and "fastai" in r]
     if versions:
@@ -326,24 +207,22 @@ def main() -> None:
 
 
 def _merge(res: list[dict]) -> dict:
-    """Several seeds of one setting: mean accuracy and time, with the accuracy range."""
+    """Several seeds of one setting: mean score and times, with the score's range."""
     ok = [r for r in res if "error" not in r]
     if not ok:
         return res[0]
     if len(ok) == 1:
         return ok[0]
     out = dict(ok[0])
-    for k in (
-        "accuracy",
-        "sec_per_epoch",
-        "cpu_per_epoch",
-        "first_epoch_s",
-        "fit_s",
-        "prep_s",
-        "peak_rss_mb",
-    ):
-        out[k] = sum(r[k] for r in ok) / len(ok)
-    out["acc_min"], out["acc_max"] = min(r["accuracy"] for r in ok), max(r["accuracy"] for r in ok)
+    for k in ok[0]:
+        if (
+            isinstance(ok[0][k], (int, float))
+            and not isinstance(ok[0][k], bool)
+            and k not in ("n_train", "n_valid")
+        ):
+            vals = [r[k] for r in ok if r.get(k) is not None]
+            out[k] = sum(vals) / len(vals) if vals else None
+    out["score_min"], out["score_max"] = min(r["score"] for r in ok), max(r["score"] for r in ok)
     return out
 
 
