@@ -85,6 +85,13 @@ class CollabList(ItemList):
             df[lls.train.y.name] = lls.train.y.decode_batch(yb[:rows])
         return df
 
+    def items_frame(self, idxs) -> pd.DataFrame:
+        """The ``(user, item)`` pairs ``idxs`` (raw ids or titles) as two columns, for interpretation tables."""
+        pairs = [self.get(int(i)) for i in idxs]
+        return pd.DataFrame(
+            {str(self.user_name): [p[0] for p in pairs], str(self.item_name): [p[1] for p in pairs]}
+        )
+
     def item_to_batch(self, item: Any, lls: LabelLists) -> torch.Tensor:
         """A ``(user, item)`` pair (tuple, dict or Series) -> a ``(1, 2)`` tensor of indices."""
         pair = pairs_array([pair_of(item, self.user_name, self.item_name)])

@@ -125,28 +125,44 @@ class CollabInterpretation:
         components: tuple[int, int] = (0, 1),
         among: int = 1000,
         seed: int | None = 42,
-        figsize: tuple[float, float] = (12, 12),
+        figsize: tuple[float, float] = (11, 9),
         return_fig: bool = False,
+        max_title_len: int = 32,
     ):
-        """Scatter ``n`` items on two principal components of the item factors, labelled by title.
+        """Scatter ``n`` items (or ``items``) on two principal components of the item factors, labelled by title.
+
+        The PCA runs over the ``among`` most-rated items, as in the lesson. Points are coloured by
+        the item's bias (dot-product model), long titles are shortened and overlapping labels
+        nudged apart; each axis says how much of the factors' variance its component holds.
+        Without a display the figure is written to ``learn.path/'plots'/'items_pca.png'``.
 
         >>> len(learn.plot_items(n=3, return_fig=True).axes[0].texts)
         3
         """
-        import matplotlib.pyplot as plt  # only plots need matplotlib; importing it is slow
-
         from ..core.plots import _show
+        from .items_plot import items_figure
 
+        if len(components) != 2 or any(not isinstance(c, int) or c < 0 for c in components):
+            raise ValueError(f"components must be two non-negative ints such as (0, 1), got {components!r}")
         pool = self._top_rated(among)
-        proj = self.weight(pool, is_item=True).pca(max(components) + 1)  # PCA over the pool, as in the lesson
+        factors = self.weight(pool, is_item=True)
+        proj = factors.pca(max(components) + 1)  # PCA over the pool, as in the lesson
+        total = float(factors.as_subclass(torch.Tensor).float().var(0).sum()) or 1.0
+        share = [float(proj[:, c].var()) / total for c in components]
         pick = _pick_items(pool, items, n, seed)
-        xs, ys = proj[pick, components[0]].numpy(), proj[pick, components[1]].numpy()
-        fig, ax = plt.subplots(figsize=figsize)
-        ax.scatter(xs, ys)
-        for name, x, y in zip(pool[pick], xs, ys):
-            ax.text(x, y, str(name), fontsize=10)
-        ax.set_xlabel(f"component {components[0]}")
-        ax.set_ylabel(f"component {components[1]}")
+        bias = self.bias(pool[pick]).numpy() if isinstance(self.model, EmbeddingDotBias) else None
+        labels = tuple(
+            f"component {c + 1} ({s:.0%} of the factors' variance)" for c, s in zip(components, share)
+        )
+        fig = items_figure(
+            proj[pick, components[0]].numpy(),
+            proj[pick, components[1]].numpy(),
+            [str(o) for o in pool[pick]],
+            labels,
+            bias=bias,
+            figsize=figsize,
+            max_title_len=max_title_len,
+        )
         if return_fig:
             return fig
         _show(fig, self.recorder, "items_pca")
