@@ -30,7 +30,7 @@ import emberfit.tabular as tabular_facade
 import emberfit.text as text_facade
 from emberfit.collab import EmbeddingDotBias, EmbeddingNN
 from emberfit.core import MLP, AdamW, DataBunch, Learner, SigmoidRange, nn
-from emberfit.tabular import TabularModel
+from emberfit.tabular import PeriodicEmbedding, PiecewiseLinearEmbedding, TabularModel, TabularNet
 from emberfit.text import (
     AWD_LSTM,
     awd_lstm_small_clas_config,
@@ -79,6 +79,30 @@ MODELS: dict[str, Entry] = {
             torch.randn(BS, 2),
         ),
         (BS, 2),
+    ),
+    "TabularNet": Entry(  # 3 members (TabM-mini) on PLE: training gives (BS, 3, 2), eval the ensemble's (BS, 2)
+        lambda: TabularNet(
+            [5, 4],
+            n_cont=2,
+            out_sz=2,
+            layers=[8],
+            cont_emb="ple",
+            bins=[[-1, 0, 1], [-2, 0, 0.5, 2]],
+            n_members=3,
+        ),
+        lambda: (
+            torch.stack([torch.randint(0, 5, (BS,)), torch.randint(0, 4, (BS,))], 1),
+            torch.randn(BS, 2),
+        ),
+        (BS, 2),
+    ),
+    "PiecewiseLinearEmbedding": Entry(
+        lambda: PiecewiseLinearEmbedding([[-1, 0, 1], [-2, 0, 2]], d=4),
+        lambda: (torch.randn(BS, 2),),
+        (BS, 2, 4),
+    ),
+    "PeriodicEmbedding": Entry(
+        lambda: PeriodicEmbedding(2, n_freq=4, d=3), lambda: (torch.randn(BS, 2),), (BS, 2, 3)
     ),
     "EmbeddingDotBias": Entry(lambda: EmbeddingDotBias(4, 6, 8, y_range=(0, 5.5)), _pairs, (BS,)),
     "EmbeddingNN": Entry(
