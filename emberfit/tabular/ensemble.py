@@ -48,7 +48,8 @@ class TabularNetConfig:
     """Everything that defines a :class:`TabularNet`; JSON-able, so ``learn.export()`` can rebuild it.
 
     ``bins`` (for ``cont_emb='ple'``) holds the PLE edges of each continuous column, fitted on
-    the training rows. ``combine`` says how members are averaged at evaluation (``'softmax'``
+    the training rows. A regression output is ``y_mean + y_std * out`` (the training targets'
+    mean and std, so the network learns standardised targets). ``combine`` says how members are averaged at evaluation (``'softmax'``
     for classification, ``'sigmoid'`` for multi-label, ``'mean'`` for regression).
 
     >>> TabularNetConfig(cat_sizes=(5,), n_cont=1, out_sz=2, cont_emb="periodic").to_json()["layers"]
@@ -69,6 +70,8 @@ class TabularNetConfig:
     n_members: int = 1
     combine: str = "softmax"
     y_range: tuple[float, float] | None = None
+    y_mean: float = 0.0
+    y_std: float = 1.0
 
     def __post_init__(self):
         if self.out_sz < 1 or self.n_cont < 0 or any(n < 1 for n in self.cat_sizes):
@@ -95,6 +98,8 @@ class TabularNetConfig:
             raise ValueError(
                 f"n_members, d_cat and d_cont must be >= 1, got {self.n_members}, {self.d_cat}, {self.d_cont}"
             )
+        if not self.y_std > 0:
+            raise ValueError(f"y_std (the regression targets' scale) must be > 0, got {self.y_std!r}")
         if self.combine not in COMBINES:
             raise ValueError(f"combine must be one of {COMBINES}, got {self.combine!r}")
 
@@ -168,6 +173,8 @@ class TabularNet(nn.Module):
             out = torch.einsum("bkw,kwo->bko", self.body(x), self.head_weight) + self.head_bias
         else:
             out = self.body(x) @ self.head_weight[0] + self.head_bias[0]  # (bs, out)
+        if self.config.y_std != 1.0 or self.config.y_mean != 0.0:
+            out = out * self.config.y_std + self.config.y_mean
         if self.y_range is not None:
             out = self.y_range(out)
         if self.adapter is None or self.training:

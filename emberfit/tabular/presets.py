@@ -261,6 +261,9 @@ def build_tabular_net(
     )
     if chosen is not None:
         kwargs.update(d_cat=chosen.d_cat, d_cont=chosen.d_cont)
+    if data.classes is None and y_range is None and isinstance(data.train_dl, TensorLoader):
+        y = data.train_dl.y.float()  # regression: learn standardised targets (training rows only)
+        kwargs.update(y_mean=float(y.mean()), y_std=float(y.std()) if len(y) > 1 and y.std() > 0 else 1.0)
     if cont_emb == "ple" and proc.out_cont_names:
         kwargs["bins"] = [_bins(data)[n] for n in proc.out_cont_names]
     sizes = [len(proc.classes[n]) for n in proc.out_cat_names]

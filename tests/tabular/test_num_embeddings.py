@@ -238,3 +238,16 @@ def test_preset_errors_name_the_argument():
         learn.fit_preset(epochs=3)
     with pytest.raises(ValueError, match="valid_pct must be in"):
         learn.fit_preset(valid_pct=1.5)
+
+
+def test_regression_targets_are_standardised_with_training_rows():
+    df = make_df(300)
+    df.loc[240:, "target"] += 1000.0  # the validation rows: far off, must not move the statistics
+    learn = tabular_learner(build(df, label="target"), layers=[8], cont_emb="ple", silent=True)
+    train = df["target"].iloc[:240]
+    assert learn.model.config.y_mean == pytest.approx(train.mean(), rel=1e-5)
+    assert learn.model.config.y_std == pytest.approx(train.std(), rel=1e-4)
+    with_range = tabular_learner(
+        build(df, label="target"), layers=[8], cont_emb="ple", y_range=(0, 9), silent=True
+    )
+    assert (with_range.model.config.y_mean, with_range.model.config.y_std) == (0.0, 1.0)
