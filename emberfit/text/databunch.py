@@ -24,7 +24,10 @@ from ..core.csv_io import read_csv
 from ..core.data import DataBunch
 from ..core.data_block.labelling import ItemLists, LabelLists, load_data
 from ..core.data_block.labels import MultiCategoryList
+from .empty_data import export_empty, load_empty
 from .item_lists import LMTextList, TextList
+from .prepared_data import add_prepared_test, check_token_docs, ids_of_tokens, label_prepared, prepared_lists
+from .processor import TextProcessor
 from .settings import FACTORY_SETTINGS, TextSettings
 from .tokenizer import Tokenizer
 from .vocab import Vocab
@@ -33,6 +36,7 @@ __all__ = ["TextDataBunch", "TextLMDataBunch", "TextClasDataBunch"]
 
 # What a factory passes to ``databunch()`` besides the loader options of its kind of list.
 _BUNCH_OPTIONS = ("bs", "val_bs", "device", "num_workers")
+_FACTORY_OPTIONS = (*_BUNCH_OPTIONS, "no_check")  # no_check: v1's, accepted (see _databunch)
 
 
 class TextDataBunch(DataBunch):
@@ -44,7 +48,11 @@ class TextDataBunch(DataBunch):
     ``mark_fields``, ``include_bos``, ``include_eos``, ``cache_dir``, ``chunksize``), then
     ``bs``, ``val_bs``, ``device`` and the loader options (``bptt``, ``backwards``,
     ``bptt_jitter`` for a language model; ``pad_idx``, ``pad_first``, ``backwards``,
-    ``max_len`` for a classifier). An unknown option is refused before any tokenizing.
+    ``max_len`` for a classifier). An unknown option is refused before any tokenizing. v1's
+    ``no_check=True`` is accepted and changes nothing: the data is checked while it is built.
+    ``label_cols`` may name several 0/1 columns: one multi-label target, a class per column (v1).
+    :meth:`from_ids` / :meth:`from_tokens` take documents numericalized or tokenized elsewhere;
+    ``data.export()`` and :meth:`load_empty` carry the processor without the texts.
 
     >>> df = pd.DataFrame({"label": ["pos", "neg"] * 10, "text": ["a good film", "a bad film"] * 10})
     >>> data = TextDataBunch.from_df(".", df[:16], df[16:], text_cols="text", label_cols="label", bs=4)
@@ -69,11 +77,11 @@ class TextDataBunch(DataBunch):
         settings = FACTORY_SETTINGS.updated({"tokenizer": tokenizer, **TextSettings.pick(options)}, where)
         params = inspect.signature(cls._items_cls.make_loaders).parameters
         loader = [n for n, p in params.items() if p.default is not p.empty]
-        unknown = sorted(set(options) - set(_BUNCH_OPTIONS) - set(loader))
+        unknown = sorted(set(options) - set(_FACTORY_OPTIONS) - set(loader))
         if unknown:
             raise TypeError(
                 f"{cls.__name__}.{where} does not take {unknown}; it takes the text settings "
-                f"{list(TextSettings.names())}, {list(_BUNCH_OPTIONS)} and the loader options {loader}"
+                f"{list(TextSettings.names())}, {list(_FACTORY_OPTIONS)} and the loader options {loader}"
             )
         return settings, {"bs": cls._default_bs, **options}
 
@@ -91,6 +99,9 @@ class TextDataBunch(DataBunch):
     def _databunch(cls, lls: LabelLists, test: TextList | None, bunch_kw: dict) -> TextDataBunch:
         if test is not None:
             lls.add_test(test)
+        # v1's no_check skipped its sanity check of the first batch; emberfit checks the data while it
+        # builds it (empty texts, labels, bs against the corpus...) and raises, so there is nothing to skip
+        bunch_kw.pop("no_check", None)
         return lls.databunch(**bunch_kw)
 
     @classmethod
@@ -210,6 +221,100 @@ class TextDataBunch(DataBunch):
         return cls._databunch(lls, None if test is None else TextList.from_folder(path / test), bunch_kw)
 
     @classmethod
+    def from_ids(
+        cls,
+        path: str | pathlib.Path,
+        vocab: Vocab,
+        train_ids: Sequence,
+        valid_ids: Sequence,
+        test_ids: Sequence | None = None,
+        train_lbls: Sequence | None = None,
+        valid_lbls: Sequence | None = None,
+        classes: Sequence | None = None,
+        processor: TextProcessor | None = None,
+        **options,
+    ) -> TextDataBunch:
+        """A bunch from documents already numericalized with ``vocab`` (lists or arrays of ids), as in fastai v1.
+
+        Nothing is tokenized. Labels (ignored by :class:`TextLMDataBunch`): with ``classes``,
+        integer labels are indices into it (v1); rows of 0/1 are one-hot multi-labels (one
+        column per class); otherwise the labels are the classes (floats: regression).
+        ``options``: ``bs``, ``val_bs``, ``device``, ``no_check`` and the loader options.
+
+        >>> vocab = Vocab(["xxunk", "xxpad", "xxbos", "good", "bad", "film"])
+        >>> ids = [[2, 3, 5], [2, 4, 5], [2, 3, 3, 5], [2, 4]]
+        >>> data = TextClasDataBunch.from_ids(".", vocab, ids[:3], ids[3:], train_lbls=[1, 0, 1], valid_lbls=[0],
+        ...                                   classes=["neg", "pos"], bs=2)
+        >>> data.classes, str(data.train_ds[0][0]), str(data.train_ds[0][1])
+        (['neg', 'pos'], 'xxbos good film', 'pos')
+        """
+        vocab = _as_vocab(vocab, "from_ids")
+        bunch_kw = _ready_options(cls, "from_ids", options)
+        src = prepared_lists(path, vocab, train_ids, valid_ids, processor)
+        lls = label_prepared(src, cls._is_lm(), train_lbls, valid_lbls, classes)
+        if test_ids is not None:
+            add_prepared_test(lls, test_ids, path)
+        return cls._databunch(lls, None, bunch_kw)
+
+    @classmethod
+    def from_tokens(
+        cls,
+        path: str | pathlib.Path,
+        trn_tok: Sequence[Sequence[str]],
+        trn_lbls: Sequence | None,
+        val_tok: Sequence[Sequence[str]],
+        val_lbls: Sequence | None,
+        vocab: Vocab | None = None,
+        tst_tok: Sequence[Sequence[str]] | None = None,
+        classes: Sequence | None = None,
+        max_vocab: int = 60000,
+        min_freq: int = 3,
+        **options,
+    ) -> TextDataBunch:
+        """A bunch from tokenized documents (lists of token strings), as in fastai v1; nothing is re-tokenized.
+
+        The vocabulary is built from ``trn_tok`` (``max_vocab``, ``min_freq``; v1's defaults)
+        unless ``vocab`` is given; unknown tokens become ``xxunk``. Labels as for
+        :meth:`from_ids` (a language model ignores them; pass None).
+
+        >>> toks = [["xxbos", "good", "film"], ["xxbos", "bad", "film"]] * 4
+        >>> data = TextLMDataBunch.from_tokens(".", toks[:6], None, toks[6:], None, min_freq=1, bs=2, bptt=3)
+        >>> data.vocab.itos[9:12], tuple(data.one_batch()[0].shape)
+        (['film', 'good', 'bad'], (2, 3))
+        """
+        if vocab is None:
+            check_token_docs(trn_tok, "trn_tok")
+            vocab = Vocab.create(trn_tok, max_vocab=max_vocab, min_freq=min_freq)
+        vocab = _as_vocab(vocab, "from_tokens")
+        docs = [
+            None if d is None else ids_of_tokens(d, vocab, arg)
+            for d, arg in ((trn_tok, "trn_tok"), (val_tok, "val_tok"), (tst_tok, "tst_tok"))
+        ]
+        return cls.from_ids(path, vocab, docs[0], docs[1], docs[2], trn_lbls, val_lbls, classes, **options)
+
+    def export(
+        self, file: str | pathlib.Path = "export.pkl", return_path: bool = False
+    ) -> pathlib.Path | None:
+        """fastai v1: write the processor and classes, without the texts, to ``path/file`` for :meth:`load_empty`.
+
+        The file is safetensors + JSON whatever its name (no pickle). Returns None, as v1 did
+        (the path with ``return_path=True``).
+
+        >>> # data.export(); empty = TextClasDataBunch.load_empty(path); learn = text_classifier_learner(empty, AWD_LSTM)
+        """
+        f = export_empty(self, file)
+        return f if return_path else None
+
+    @classmethod
+    def load_empty(cls, path: str | pathlib.Path, fname: str | pathlib.Path = "export.pkl", device=None):
+        """fastai v1: the empty bunch ``data.export(fname)`` wrote (or the data of ``learn.export(fname)``).
+
+        It has the vocabulary, classes and processor and no texts: build a learner on it, load
+        weights and predict.
+        """
+        return load_empty(cls, path, fname, device)
+
+    @classmethod
     def load(
         cls, path: str | pathlib.Path, name: str = "data_save.safetensors", bs: int | None = None, **kwargs
     ):
@@ -249,6 +354,27 @@ class TextClasDataBunch(TextDataBunch):
     >>> x, y = data.one_batch(DatasetType.Valid); data.c, x[:, 0].tolist()  # the short texts are padded first
     (2, [2, 2, 1, 1])
     """
+
+
+def _as_vocab(vocab, where: str) -> Vocab:
+    if isinstance(vocab, Vocab):
+        return vocab
+    if isinstance(vocab, (list, tuple)) and vocab and all(isinstance(t, str) for t in vocab):
+        return Vocab(vocab)
+    raise TypeError(
+        f"{where}: vocab must be a Vocab (e.g. data_lm.vocab) or its itos list, got {type(vocab).__name__}"
+    )
+
+
+def _ready_options(cls: type[TextDataBunch], where: str, options: dict) -> dict:
+    """``databunch()`` options for ready ids: the text settings do not apply (nothing is tokenized)."""
+    settings = TextSettings.pick(dict(options))
+    if settings:
+        raise TypeError(
+            f"{cls.__name__}.{where} takes no text settings ({sorted(settings)}): the documents are tokenized "
+            "and numericalized already; pass vocab= (from_tokens: max_vocab=, min_freq=)"
+        )
+    return cls._options(where, None, options)[1]
 
 
 # The bunch each kind of list builds (core's LabelLists.databunch() and load_data() ask the

@@ -192,6 +192,7 @@ class TextList(ItemList):
         """This (unprocessed) list as another TextList class, keeping settings and pre-split origin."""
         out = cls(self.items, path=self.path, inner_df=self.inner_df, **self._kwargs)
         out._root, out._root_idx = self._root, self._root_idx
+        out.ids, out.offsets = self.ids, self.offsets  # (set when made from ids: TextList.from_ids)
         out._text_cols = self._text_cols
         out.processor = self.processor
         return out
@@ -382,7 +383,7 @@ class TextItemLists(ItemLists):
 
     def _label(self, y_train, y_valid, label_cls, **kwargs) -> LabelLists:
         y_arr = _as_array(y_train)
-        cls_ = label_cls or _infer_label_cls(y_arr)
+        cls_ = label_cls or (_infer_label_cls(y_arr) if y_arr.ndim == 1 else None)
         if cls_ is CategoryList:  # checked before the (slow) tokenizing starts
             classes = kwargs.get("classes")
             found = classes if classes is not None else pd.unique(pd.Series(y_arr).dropna())

@@ -150,6 +150,8 @@ class TextProcessor(PreProcessor):
             self.itos = list(self._vocab.itos)
 
     def process(self, items: ItemList) -> None:
+        if getattr(items, "ids", None) is not None:  # numericalized already (TextList.from_ids)
+            return
         corpus = items.__dict__.pop("_fit_corpus", None)
         if corpus is None:
             corpus = self._corpus(items)[0]

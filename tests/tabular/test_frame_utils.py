@@ -89,10 +89,10 @@ def test_add_datepart_time_prefix_and_keep(ratings):
     assert np.isnan(frame["saleElapsed"].iloc[1]) and np.isnan(frame["saleMonth"].iloc[1])
     with pytest.raises(KeyError, match="field_name='dat' is not a column.*did you mean"):
         add_datepart(ratings, "dat")
-    with pytest.raises(
-        ValueError, match="column 'userId' does not hold dates|column 'rating' does not hold dates"
-    ):
-        add_datepart(pd.DataFrame({"rating": ["good", "bad"]}), "rating")
+    with pytest.raises(ValueError, match="column 'rating' does not hold dates.*pd.to_datetime"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            add_datepart(pd.DataFrame({"rating": ["good", "bad"]}), "rating")
 
 
 def _turn(df: pd.DataFrame, name: str) -> np.ndarray:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from emberfit.text.models.dict_config import DictConfig
 from emberfit.text.models.dropout import EmbeddingDropout, RNNDropout, WeightDropout
 
 __all__ = [
@@ -38,12 +39,20 @@ Hidden = list[tuple[Tensor, Tensor]]  # per layer (h, c), each (1, bs, n_out_of_
 
 
 @dataclass(frozen=True)
-class AWDLSTMConfig:
+class AWDLSTMConfig(DictConfig):
     """Sizes and (unscaled) dropout probabilities of an AWD-LSTM; ``drop_mult`` scales the ``*_p``.
+
+    A typed, read-only dataclass that also reads like fastai v1's config dict; ``copy()`` gives an
+    editable copy (:class:`~emberfit.text.models.dict_config.DictConfig`) to pass as ``config=``.
 
     >>> awd_lstm_lm_config.with_drop_mult(0.5).weight_p
     0.1
+    >>> cfg = awd_lstm_lm_config.copy(); cfg['n_hid'] = 1150  # v1: the published WikiText-103 size
+    >>> cfg['n_hid'], awd_lstm_lm_config['n_hid'], isinstance(cfg, AWDLSTMConfig), cfg['qrnn']
+    (1150, 1152, True, False)
     """
+
+    _v1_only_keys = {"qrnn": False, "bidir": False}  # v1's keys for what emberfit does not implement
 
     emb_sz: int = 400
     n_hid: int = 1152
@@ -80,7 +89,7 @@ class AWDLSTMConfig:
         if config is None:
             return default
         if isinstance(config, cls):
-            return config
+            return config.frozen()  # a snapshot: later edits of a copy() do not reach a built model
         if not isinstance(config, dict):
             raise TypeError(f"config must be an AWDLSTMConfig or a dict, got {type(config).__name__}")
         cfg = dict(config)
