@@ -260,7 +260,7 @@ class Learner(Interpretable):
         if self.opt is None:
             self.create_opt(start, wd)
         epochs = math.ceil(num_it / len(self.data.train_dl))
-        self._fit(epochs, [LRFinder(start, end, num_it, stop_div)], 0, progress=False)
+        self._fit(epochs, [LRFinder(start, end, num_it, stop_div)], 0)
         if not self.silent:
             print("LR Finder is complete, type learn.recorder.plot() to see the graph.")
 
@@ -291,7 +291,7 @@ class Learner(Interpretable):
         self.add_cb(Recorder())
         cbs = list(self.callbacks)
         show = (not self.silent) if progress is None else progress
-        if show and is_main() and not any(isinstance(c, ProgressBar) for c in cbs):
+        if show and is_main() and not any(isinstance(c, ProgressBar) for c in cbs + extra):
             cbs.append(ProgressBar())
         for cb in extra:
             cb.learn = self

@@ -1,14 +1,24 @@
-"""The progress display of a fit: bars over epochs and batches, and the results table."""
+"""The progress display of a fit: the results table, a row per epoch as it ends, and a bar over the batches.
+
+Where it draws depends on where the output goes (:func:`emberfit.core.reporting.output_mode`):
+
+* in a Jupyter kernel, one live HTML output (a bar over the epochs, the table, a bar over the
+  batches), updated in place; it renders in Jupyter, JupyterLab and VS Code with no extension;
+* in a terminal, tqdm bars on stdout and the table's lines above them;
+* in a log (stdout is a file or a pipe), plain lines flushed as they happen: the table's rows as
+  epochs end, and a line on the batches every ``log_every`` seconds in a long epoch.
+
+:mod:`.progress_views` holds the three views.
+"""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-import pandas as pd
-
-from ..display import in_notebook
+from ..reporting import output_mode
 from .base import Callback
+from .progress_views import VIEWS
 
 __all__ = ["ProgressBar"]
 
@@ -22,72 +32,55 @@ def _fmt(v: Any) -> str:
 
 
 class ProgressBar(Callback):
-    """Progress bars over epochs and batches (tqdm: terminal or live in Jupyter) and the results table."""
+    """The results table (epoch, train_loss, valid_loss, metrics, time) and progress over the batches.
+
+    ``show_batches=False`` keeps only the table (no bars, no batch lines). ``log_every``: seconds
+    between the batch lines in a log (None: none). The Learner adds one to each fit unless it is
+    ``silent`` (or a ProgressBar was given).
+
+    >>> import torch; from emberfit.core import DataBunch, Learner
+    >>> x, y = torch.randn(32, 2), torch.randn(32, 1)
+    >>> data = DataBunch.from_tensors(x[:24], y[:24], x[24:], y[24:], bs=8, device="cpu")
+    >>> learn = Learner(data, torch.nn.Linear(2, 1), loss_func=torch.nn.functional.mse_loss, silent=True)
+    >>> learn.fit(2, 1e-2, callbacks=[ProgressBar(show_batches=False)])  # doctest: +ELLIPSIS
+    epoch      train_loss  valid_loss  time
+    0          ...
+    1          ...
+    """
 
     order = 10
     name = "progress"
 
-    def __init__(self, show_batches: bool | None = None):
-        self.show_batches = show_batches
+    def __init__(self, show_batches: bool | None = None, log_every: float | None = 10.0):
+        self.show_batches, self.log_every = show_batches, log_every
 
     def before_fit(self):
-        from tqdm.auto import tqdm
-
-        self.tqdm = tqdm
-        self.rows: list[list[str]] = []
-        self.nb = in_notebook()
-        self.handle = None
-        self.header_printed = False
-        # disable=None: bars only where they can render (a terminal or a notebook), not in CI logs.
-        disable = None if self.show_batches is None else not self.show_batches
-        self.disable = disable
-        self.ebar = None
+        learn = self.learn
+        view = VIEWS[output_mode()]
+        bars = self.show_batches is not False
+        self.view = view(learn.recorder.names, learn.n_epoch, bars, self.log_every)
 
     def before_epoch(self):
-        if self.learn.training_dl is None:
-            return
-        self.bar = self.tqdm(
-            total=len(self.learn.training_dl),
-            leave=False,
-            disable=self.disable,
-            desc=f"epoch {self.learn.epoch}",
-            mininterval=0.25,
-        )
-        self.count = 0
+        dl = self.learn.training_dl
+        if dl is not None:
+            self.view.phase(f"epoch {self.learn.epoch + 1}/{self.learn.n_epoch}", len(dl))
 
     def after_batch(self):
-        if self.learn.training:
-            self.count += 1
-            if self.count % 8 == 0:  # tqdm.update is cheap but not free; batch it
-                self.bar.update(8)
+        learn = self.learn
+        if learn.training:
+            losses = learn.recorder.losses
+            self.view.step(losses[-1] if losses else None)
+        else:
+            self.view.step(None)
 
     def before_validate(self):
-        self.bar.update(self.count % 8)
+        learn = self.learn
+        dl = learn.data.valid_dl
+        if dl is not None and not learn.skip_validate:
+            self.view.phase("validating", len(dl))
 
     def after_epoch(self):
-        self.bar.close()
-        rec = self.learn.recorder
-        row = [_fmt(v) for v in rec.epoch_row()]
-        self.rows.append(row)
-        if self.nb:
-            from IPython.display import HTML, display
-
-            df = pd.DataFrame(self.rows, columns=rec.names)
-            html = df.to_html(index=False)
-            if self.handle is None:
-                self.handle = display(HTML(html), display_id=True)
-            else:
-                self.handle.update(HTML(html))
-        else:
-            widths = [max(len(n), 9) for n in rec.names]
-            if not self.header_printed:
-                self.tqdm.write("  ".join(n.ljust(w) for n, w in zip(rec.names, widths)))
-                self.header_printed = True
-            self.tqdm.write("  ".join(v.ljust(w) for v, w in zip(row, widths)))
+        self.view.row([_fmt(v) for v in self.learn.recorder.epoch_row()])
 
     def after_fit(self):
-        if getattr(self, "bar", None) is not None:
-            self.bar.close()
-        reason = getattr(self.learn, "stop_reason", None)
-        if reason:
-            self.tqdm.write(reason)
+        self.view.close(getattr(self.learn, "stop_reason", None))
