@@ -12,6 +12,7 @@ import torch
 
 from ..core.download import URLs, untar_data
 from ..core.metrics import rmse
+from ..core.reporting import Stages
 from ..core.seed import set_seed
 from .data import CollabDataBunch
 from .learner import collab_learner
@@ -31,18 +32,22 @@ def run_demo(verbose: bool = False, seed: int = 42) -> list[dict]:
     torch.set_num_threads(1)
     try:
         set_seed(seed)
+        stage = Stages("collab", 3, quiet=not verbose)
         start = time.perf_counter()
-        path = untar_data(URLs.ML_SAMPLE)
-        ratings = pd.read_csv(path / "ratings.csv")
-        data = CollabDataBunch.from_df(ratings, seed=42, device="cpu")
-        learn = collab_learner(data, n_factors=50, y_range=[0, 5.5], metrics=[rmse], silent=not verbose)
-        learn.fit_one_cycle(3, 5e-3)
+        with stage("ratings.csv -> CollabDataBunch.from_df(ratings, seed=42)"):
+            path = untar_data(URLs.ML_SAMPLE)
+            ratings = pd.read_csv(path / "ratings.csv")
+            data = CollabDataBunch.from_df(ratings, seed=42, device="cpu")
+        with stage("collab_learner(data, n_factors=50, y_range=[0, 5.5]).fit_one_cycle(3, 5e-3), 1 thread"):
+            learn = collab_learner(data, n_factors=50, y_range=[0, 5.5], metrics=[rmse], silent=not verbose)
+            learn.fit_one_cycle(3, 5e-3)
         valid_rmse = float(learn.recorder.history()["rmse"].iloc[-1])
         seconds = time.perf_counter() - start
         valid_y = torch.as_tensor(data.valid_ds.y.items)
         mean_rmse = float(((valid_y - float(data.train_ds.y.items.mean())) ** 2).mean().sqrt())
         t = time.perf_counter()
-        cold = learn.predict((-1, int(ratings.movieId.iloc[0])))
+        with stage("learn.predict((new user, movie)): a cold-start rating"):
+            cold = learn.predict((-1, int(ratings.movieId.iloc[0])))
         pred_seconds = time.perf_counter() - t
     finally:
         torch.set_num_threads(threads)

@@ -12,6 +12,7 @@ import torch
 
 from ..core.download import URLs, untar_data
 from ..core.metrics import accuracy
+from ..core.reporting import Stages
 from ..core.seed import set_seed
 from .data import TabularList
 from .learner import tabular_learner
@@ -34,27 +35,31 @@ def run_demo(verbose: bool = False, seed: int = 42) -> list[dict]:
     torch.set_num_threads(1)
     try:
         set_seed(seed)
+        stage = Stages("tabular", 3, quiet=not verbose)
         start = time.perf_counter()
-        path = untar_data(URLs.ADULT_SAMPLE)
-        df = pd.read_csv(path / "adult.csv")
-        data = (
-            TabularList.from_df(
-                df,
-                path=path,
-                cat_names=CAT_NAMES,
-                cont_names=CONT_NAMES,
-                procs=[FillMissing, Categorify, Normalize],
+        with stage("adult.csv -> TabularList (FillMissing, Categorify, Normalize), rows 800-999 valid"):
+            path = untar_data(URLs.ADULT_SAMPLE)
+            df = pd.read_csv(path / "adult.csv")
+            data = (
+                TabularList.from_df(
+                    df,
+                    path=path,
+                    cat_names=CAT_NAMES,
+                    cont_names=CONT_NAMES,
+                    procs=[FillMissing, Categorify, Normalize],
+                )
+                .split_by_idx(list(range(800, 1000)))
+                .label_from_df(cols="salary")
+                .databunch(device="cpu")
             )
-            .split_by_idx(list(range(800, 1000)))
-            .label_from_df(cols="salary")
-            .databunch(device="cpu")
-        )
-        learn = tabular_learner(data, layers=[200, 100], metrics=accuracy, silent=not verbose)
-        learn.fit(1, 1e-2)
+        with stage("tabular_learner(data, layers=[200, 100]).fit(1, 1e-2), 1 thread"):
+            learn = tabular_learner(data, layers=[200, 100], metrics=accuracy, silent=not verbose)
+            learn.fit(1, 1e-2)
         acc = float(learn.recorder.history()["accuracy"].iloc[-1])
         seconds = time.perf_counter() - start
         t = time.perf_counter()
-        cls, _, probs = learn.predict(df.iloc[0])
+        with stage("learn.predict(df.iloc[0])"):
+            cls, _, probs = learn.predict(df.iloc[0])
         pred_seconds = time.perf_counter() - t
     finally:
         torch.set_num_threads(threads)

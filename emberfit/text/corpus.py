@@ -124,7 +124,8 @@ def prepare_corpus(
             )
         if log:
             log(f"tokenizing {p}: {int(grp.max()) + 1} documents in {len(texts)} pieces", flush=True)
-        corpora.append(tok.process_corpus(texts, cache_dir=default_cache_dir() if cache else None))
+        cache_dir = default_cache_dir() if cache else None
+        corpora.append(tok.process_corpus(texts, cache_dir=cache_dir, progress=log is not None))
         groups.append(grp + g0)
         g0 += int(grp.max()) + 1
         sources.append(np.full(len(texts), i, dtype=np.int16))

@@ -19,11 +19,13 @@ from pathlib import Path
 
 from ..core.callbacks.precision import cpu_has_fast_bf16
 from ..core.download import URLs, untar_data
+from ..core.reporting import Stages
 from ..core.seed import set_seed
-from .data import TextList
 from .databunch import TextLMDataBunch
-from .learner import bundled_pretrained, language_model_learner, text_classifier_learner
+from .item_lists import TextList
+from .learner import language_model_learner, text_classifier_learner
 from .models.awd_lstm import AWD_LSTM, awd_lstm_small_clas_config, awd_lstm_small_lm_config
+from .weights.find import bundled_pretrained
 
 __all__ = ["run_demo", "sample_path"]
 
@@ -33,6 +35,11 @@ PROMPT = "I liked this movie because"
 def _stage(learn, epochs: int, lr, freeze_to: int | None = None) -> None:
     if freeze_to is not None:
         learn.freeze_to(freeze_to)
+    if not learn.silent:  # say which step of gradual unfreezing the next table is
+        lrs = f"slice({lr.start:.2g}, {lr.stop:.2g})" if isinstance(lr, slice) else f"{lr:.2g}"
+        groups = learn.layer_groups
+        n = sum(any(p.requires_grad for m in g for p in m.parameters()) for g in groups)
+        print(f"[text] fit_one_cycle({epochs}, {lrs}): {n} of {len(groups)} layer groups trained", flush=True)
     learn.fit_one_cycle(epochs, lr, moms=(0.8, 0.7))
 
 
@@ -72,27 +79,28 @@ def sample_path(
         with tempfile.TemporaryDirectory(prefix="emberfit_demo_") as tmp:
             return sample_path(**args, model_dir=tmp)
     set_seed(seed)
-    times: dict[str, float] = {}
-    t0 = time.perf_counter()
+    stage, times, t = Stages("text", 3, quiet=not verbose), {}, time.perf_counter()
     path = untar_data(URLs.IMDB_SAMPLE)
     kw = {"path": Path(model_dir), "silent": not verbose}
     # language model: every review's text, a random 10% held out (labels unused)
-    if data_lm is None:
-        data_lm = TextLMDataBunch.from_csv(path, "texts.csv", text_cols="text", valid_pct=0.1, bs=bs_lm)
-    times["data"] = time.perf_counter() - t0
-    t = time.perf_counter()
-    learn = _lm_learner(data_lm, pretrained_fnames, lm_config, bf16, kw)
-    _fine_tune_lm(learn, lm_frozen_epochs, lm_epochs, lm_lrs)
-    lm_loss, lm_acc, lm_ppl = learn.validate()
-    learn.save_encoder("fine_tuned_enc")
-    set_seed(seed)  # the sample text does not depend on how much randomness training drew
-    generated = learn.predict(PROMPT, n_words, temperature=0.75) if n_words else ""
-    times["lm"] = time.perf_counter() - t
-    t = time.perf_counter()
-    if data_clas is None:
-        data_clas = _classifier_data(path, data_lm, bs_clas)
-    clas = _train_classifier(data_clas, clas_config, bf16, kw, clas_epochs)
-    clas_acc = clas.validate()[1]
+    with stage("texts.csv -> TextLMDataBunch.from_csv: tokenizing the reviews, 10% held out"):
+        if data_lm is None:
+            data_lm = TextLMDataBunch.from_csv(path, "texts.csv", text_cols="text", valid_pct=0.1, bs=bs_lm)
+    times["data"], t = time.perf_counter() - t, time.perf_counter()
+    frozen = f"{lm_frozen_epochs} epoch(s) frozen, then " if lm_frozen_epochs else ""
+    with stage(f"language model: {frozen}{lm_epochs} unfrozen, save_encoder, predict a sentence"):
+        learn = _lm_learner(data_lm, pretrained_fnames, lm_config, bf16, kw)
+        _fine_tune_lm(learn, lm_frozen_epochs, lm_epochs, lm_lrs)
+        lm_loss, lm_acc, lm_ppl = learn.validate()
+        learn.save_encoder("fine_tuned_enc")
+        set_seed(seed)  # the sample text does not depend on how much randomness training drew
+        generated = learn.predict(PROMPT, n_words, temperature=0.75) if n_words else ""
+    times["lm"], t = time.perf_counter() - t, time.perf_counter()
+    with stage(f"classifier on the is_valid split: gradual unfreezing, 4 steps of {clas_epochs} epoch(s)"):
+        if data_clas is None:
+            data_clas = _classifier_data(path, data_lm, bs_clas)
+        clas = _train_classifier(data_clas, clas_config, bf16, kw, clas_epochs)
+        clas_acc = clas.validate()[1]
     times["classifier"] = time.perf_counter() - t
     return {
         "LM accuracy": float(lm_acc),

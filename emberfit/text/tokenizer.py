@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.reporting import ItemProgress
 from .rules import KNOWN_RULES, default_post_rules, default_pre_rules, text_spec_tok
 from .spacy_tokenizer import TOK_FUNCS, BaseTokenizer, SpacyTokenizer
 from .token_store import (
@@ -127,7 +128,11 @@ class Tokenizer:
         return chunk_results(self, _checked(texts), n_texts, chunksize)
 
     def process_corpus(
-        self, texts: Iterable[str], cache_dir: str | os.PathLike | None = None, chunksize: int | None = None
+        self,
+        texts: Iterable[str],
+        cache_dir: str | os.PathLike | None = None,
+        chunksize: int | None = None,
+        progress: bool = False,
     ) -> TokenizedCorpus:
         """Tokenize many texts into a flat ``TokenizedCorpus`` (optionally cached on disk).
 
@@ -136,7 +141,8 @@ class Tokenizer:
         by a pool of processes with a few chunks in flight, so memory stays bounded.
         With ``cache_dir``, the result is stored under a hash of the texts and of this
         tokenizer's rules (names and source), and a later call with the same texts and rules
-        loads it instead of tokenizing. ``texts`` is then read into a list first.
+        loads it instead of tokenizing. ``texts`` is then read into a list first. ``progress=True``
+        shows the texts tokenized so far (a bar in a terminal or Jupyter, a line every 10 s in a log).
 
         >>> Tokenizer().process_corpus(["A b", "c"]).lengths.tolist()
         [2, 1]
@@ -150,10 +156,15 @@ class Tokenizer:
             path = Path(cache_dir) / f"tok-{self.cache_key(texts)}"
             corpus = load_corpus(path, len(texts))
             if corpus is not None:
+                if progress:
+                    print(f"tokenizing: {len(texts):,} texts read from the cache in {path}", flush=True)
                 return corpus
         builder = CorpusBuilder()
-        for res in self._chunk_results(texts, chunksize):
-            builder.add(*res)
+        n_texts = len(texts) if isinstance(texts, Sized) else None
+        with ItemProgress(n_texts, "tokenizing", unit="texts", enabled=progress) as bar:
+            for res in self._chunk_results(texts, chunksize):
+                builder.add(*res)
+                bar.update(len(res[0]))
         corpus = builder.build()
         if cache_dir is not None:
             save_corpus(path, corpus, self.to_json())

@@ -135,7 +135,7 @@ def test_split_by_group_and_source():
 
 def cli(corpus_dir, out, *extra):
     return ["--corpus", str(corpus_dir), "--out", str(out), "--bs", "8", "--bptt", "12", "--min-freq", "1",
-            "--valid-pct", "0.2", "--lr", "1e-2", "--log-every", "1000", *extra]  # fmt: skip
+            "--valid-pct", "0.2", "--lr", "1e-2", "--log-every", "1000", "--threads", "1", *extra]  # fmt: skip
 
 
 def test_cli_writes_three_files_that_load(corpus_dir, tmp_path):
@@ -352,3 +352,21 @@ def test_resume_of_a_finished_run_writes_its_outputs_without_training(corpus_dir
     # the same weights; validated in fp32 here, under the run's bf16 autocast there
     assert card_b["final_valid_loss"] == pytest.approx(card_a["final_valid_loss"], rel=1e-3)
     assert card_b["tokens_trained"] == card_a["tokens_trained"] and card_b["stopped_early"] is None
+
+
+def test_cli_says_its_threads_and_a_resume_keeps_the_runs_own(corpus_dir, tmp_path, capsys):
+    out = tmp_path / "t"
+    assert main(cli(corpus_dir, out, "--max-tokens", "500", "--checkpoint-minutes", "0")) == 0
+    assert "torch threads: 1 (asked for 1)" in capsys.readouterr().out
+    assert json.loads((out / "checkpoints" / "run.json").read_text())["threads"] == 1
+    (out / "lm.safetensors").unlink()  # killed before its outputs: --resume (threads 'auto') finishes it
+    torch.set_num_threads(2)
+    assert main(["--out", str(out), "--resume"]) == 0
+    assert "torch threads: 1 (as the run started; --threads N to choose)" in capsys.readouterr().out
+    assert torch.get_num_threads() == 1 and (out / "lm.safetensors").is_file()
+    # pretrain() from Python leaves the threads alone unless --threads is given
+    torch.set_num_threads(2)
+    args = cli(corpus_dir, tmp_path / "u", "--max-tokens", "500")
+    del args[args.index("--threads") : args.index("--threads") + 2]
+    pretrain(args, config=TINY)
+    assert torch.get_num_threads() == 2

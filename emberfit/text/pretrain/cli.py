@@ -9,16 +9,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
 import torch.distributed as dist
 
 from ...core.callbacks.base import Callback
 from ...core.distributed import init_distributed, is_main, shutdown_distributed, world_size
 from ...core.io import read_json
 from ...core.registry import check_kwargs
+from ...core.threads import parse_threads, set_threads
 from ..corpus import LMCorpus, prepare_corpus
 from ..models.awd_lstm import AWDLSTMConfig
 from .settings import PRESETS, PretrainSettings, run_record
@@ -62,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
         "--init", help="start from a pretrained LM: the --out folder of an earlier run, or 'bundled'"
     )
     p.add_argument("--log-every", type=float, default=30.0, help="seconds between progress lines")
+    p.add_argument(
+        "--threads",
+        help="torch threads per process: a number, or 'auto' (the command's default: the cores free now; "
+        "--resume then keeps the run's own)",
+    )
     p.add_argument("--text-field", default="text", help="JSONL field holding the text")
     p.add_argument("--text-col", default="text", help="CSV column holding the text")
     return p
@@ -121,6 +129,7 @@ def pretrain(
     for p in corpus_paths:
         if not Path(p).exists():
             raise FileNotFoundError(f"--corpus {p}: no such file or folder")
+    _set_threads(a.threads, run_file if a.resume else None)
     init_distributed()
     corpus = _prepare_ranked(corpus_paths, settings, a)
     if a.prepare_only:
@@ -136,10 +145,31 @@ def pretrain(
         log_every=a.log_every,
         callbacks=callbacks,
         config=config,
-        run_info={"corpus_paths": [str(p) for p in corpus_paths]},
+        run_info={"corpus_paths": [str(p) for p in corpus_paths], "threads": torch.get_num_threads()},
     )
     shutdown_distributed()  # all ranks leave together (rank 0 may still be writing the card)
     return card
+
+
+def _set_threads(threads: str | None, resumed_run: Path | None) -> None:
+    """torch's threads for each process from ``--threads`` (None: leave them as they are).
+
+    ``auto``: the free cores, shared by torchrun's processes on this machine; when resuming, the
+    threads the run started with (so the numbers come out as in an uninterrupted run).
+    """
+    if threads is None:
+        return
+    n = parse_threads(threads)
+    first = os.environ.get("LOCAL_RANK", "0") == "0"  # torchrun's processes on this machine say it once
+    if n is None and resumed_run is not None and resumed_run.is_file():
+        saved = read_json(resumed_run, "pretraining run record").get("threads")
+        if isinstance(saved, int) and not isinstance(saved, bool) and saved > 0:
+            torch.set_num_threads(saved)
+            if first:
+                print(f"torch threads: {saved} (as the run started; --threads N to choose)", flush=True)
+            return
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    set_threads(n, log=print if first else None, processes=local, hint="--threads N to choose")
 
 
 def _norm(v):
@@ -161,9 +191,15 @@ def _prepare_ranked(paths, s: PretrainSettings, a) -> LMCorpus:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``emberfit pretrain`` (called by ``emberfit.cli``); returns the exit status."""
+    """Entry point of ``emberfit pretrain`` (called by ``emberfit.cli``); returns the exit status.
+
+    The command chooses torch's threads (``--threads auto`` unless given); :func:`pretrain` leaves them.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not any(x == "--threads" or x.startswith("--threads=") for x in argv):
+        argv += ["--threads", "auto"]
     try:
-        pretrain(sys.argv[1:] if argv is None else argv)
+        pretrain(argv)
     except (ValueError, KeyError, FileNotFoundError, TypeError) as e:
         print(f"emberfit pretrain: error: {e}", file=sys.stderr)
         return 2
