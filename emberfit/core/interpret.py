@@ -109,9 +109,11 @@ class Interpretation:
             return x.items_frame(idxs, **kwargs).reset_index(drop=True)
         if x is not None:
             return pd.DataFrame({"input": [str(x[i]) for i in idxs]})
-        xs = self.data.dl(self.ds_type).x
-        rows = [_row_text(xs, i) for i in idxs]
-        return pd.DataFrame({"input": rows})
+        dl = self.data.dl(self.ds_type)
+        if getattr(dl, "x", None) is not None:  # tensors (DataBunch.from_tensors)
+            return pd.DataFrame({"input": [_row_text(dl.x, i) for i in idxs]})
+        ds = getattr(dl, "dataset", None)  # a torch Dataset of (x, y) pairs
+        return pd.DataFrame({"input": [str(ds[i][0]) if ds is not None else "" for i in idxs]})
 
     def _outcome_columns(self, idxs: list[int]) -> dict[str, list]:
         """Prediction and target of each item (decoded by the labels when they can)."""
@@ -145,7 +147,9 @@ class Interpretation:
         """
         display_frame(self.top_losses_table(k, largest, **kwargs).reset_index(drop=True))
 
-    plot_top_losses = show_top_losses
+    def plot_top_losses(self, k: int = 9, largest: bool = True, figsize: Any = None, **kwargs) -> None:
+        """fastai v1's name for :meth:`show_top_losses` (for tables of text and rows; ``figsize`` is ignored)."""
+        self.show_top_losses(k, largest, **kwargs)
 
 
 class ClassificationInterpretation(Interpretation):

@@ -55,7 +55,11 @@ class TextClassificationInterpretation(ClassificationInterpretation):
         """
         display_frame(self.top_losses_table(k, largest, max_len=max_len).reset_index(drop=True))
 
-    plot_top_losses = show_top_losses
+    def plot_top_losses(
+        self, k: int = 9, largest: bool = True, max_len: int = 70, figsize: Any = None
+    ) -> None:
+        """fastai v1's name for :meth:`show_top_losses` (a table of texts; ``figsize`` is ignored)."""
+        self.show_top_losses(k, largest, max_len)
 
     # -- intrinsic attention --------------------------------------------------------------------
     def intrinsic_attention(self, text: str, class_id: int | str | None = None) -> tuple[Text, torch.Tensor]:

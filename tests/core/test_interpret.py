@@ -167,3 +167,17 @@ def test_the_modules_examples_run(interp, learn):
     for mod in (interpret_mod, interpret_plots):
         res = doctest.testmod(mod, optionflags=flags, extraglobs=globs)
         assert res.attempted > 0 and res.failed == 0
+
+
+def test_a_databunch_of_torch_datasets_shows_each_items_input(tmp_path):
+    from torch.utils.data import TensorDataset
+
+    set_seed(0)
+    x = torch.randn(60, 2)
+    y = (x[:, 0] > 0).long()
+    data = DataBunch.create(TensorDataset(x[:40], y[:40]), TensorDataset(x[40:], y[40:]), bs=10, device="cpu")
+    learn = Learner(data, nn.Linear(2, 2), loss_func=F.cross_entropy, silent=True, path=tmp_path)
+    interp = learn.interpret()
+    table = interp.top_losses_table(2)
+    assert table.input.tolist() == [str(x[40 + i]) for i in table.index]
+    assert interp.confusion_matrix().sum() == 20
