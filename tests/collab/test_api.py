@@ -63,7 +63,8 @@ def test_docstring_examples_run():
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     learner_examples = 0  # the learner's examples, wherever its methods live
     for mod in (processor, data, baseline, models, learner, interpret, predict, demo):
-        res = doctest.testmod(mod, optionflags=flags, extraglobs={"learn": learn, "pd": pd})
+        # the examples run with the facade's names in scope, as tests/test_doc_examples.py runs them
+        res = doctest.testmod(mod, optionflags=flags, extraglobs={**vars(collab), "learn": learn, "pd": pd})
         assert res.failed == 0, f"{mod.__name__}: {res.failed} doctest failure(s)"
         if mod in (learner, interpret, predict):
             learner_examples += res.attempted
