@@ -71,7 +71,7 @@ def exported(tmp_path_factory):
     torch.manual_seed(0)
     learn = tabular_learner(data, layers=[8], silent=True)
     learn.fit(1, 1e-2)
-    f = learn.export("export.safetensors")
+    f = learn.export("export.safetensors", return_path=True)
     tensors, meta = load_tensors(f)
     rows = df.iloc[:12]
     preds = torch.stack([learn.predict(rows.iloc[i])[2] for i in range(len(rows))])
@@ -215,7 +215,7 @@ def test_tampered_saved_data_and_checkpoint(exported, tmp_path):
     # a checkpoint whose optimizer state points at a missing tensor: ValueError, weights untouched
     learn = tabular_learner(data, layers=[8], silent=True)
     learn.fit(1, 1e-2)
-    ck = learn.save("ck")
+    ck = learn.save("ck", return_path=True)
     t, meta = load_tensors(ck)
     meta["opt"] = {"__dict__": [["state", {"__tensor__": "no.such.tensor"}]]}
     save_tensors(ck, t, meta)

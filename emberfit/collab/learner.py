@@ -97,12 +97,20 @@ class CollabLearner(CollabInterpretation, CollabInference, Learner):
             setattr(self, k, state[k])
 
     def get_preds(
-        self, ds_type: DatasetType = DatasetType.Valid, activ=None, with_loss: bool = False, dl=None
+        self,
+        ds_type: DatasetType = DatasetType.Valid,
+        activ=None,
+        with_loss: bool = False,
+        n_batch: int | None = None,
+        pbar=None,
+        ordered: bool = True,
+        dl=None,
     ):
         """As :meth:`Learner.get_preds`; warns when rows used the cold-start baseline (see :meth:`predict_df`)."""
-        res = super().get_preds(ds_type, activ=activ, with_loss=with_loss, dl=dl)
+        res = super().get_preds(ds_type, activ, with_loss, n_batch, pbar, ordered, dl)
         x = getattr(dl if dl is not None else self.data.dl(ds_type), "x", None)
         if isinstance(x, torch.Tensor) and x.ndim == 2:
+            x = x[: len(res[0])]  # the rows read (n_batch may stop early)
             n_cold = int((x == 0).any(1).sum())
             if n_cold:
                 warnings.warn(

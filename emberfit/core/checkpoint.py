@@ -15,7 +15,14 @@ import torch
 from torch import nn
 
 from .distributed import is_main, unwrap
-from .io import flatten_state, load_tensors, save_tensors, unflatten_state
+from .io import (
+    flatten_state,
+    load_tensors,
+    save_tensors,
+    tensors_from_bytes,
+    tensors_to_bytes,
+    unflatten_state,
+)
 
 __all__ = ["checkpoint_path", "save_checkpoint", "load_checkpoint"]
 
@@ -33,9 +40,12 @@ def checkpoint_path(folder: Path, name: str | Path) -> Path:
 
 
 def save_checkpoint(
-    f: Path, model: nn.Module, opt: torch.optim.Optimizer | None, with_opt: bool = True, **extra
-) -> Path:
-    """Write the weights (and optimizer state, RNG, ``extra`` metadata) to ``f``, atomically."""
+    f: Path | Any, model: nn.Module, opt: torch.optim.Optimizer | None, with_opt: bool = True, **extra
+) -> Path | Any:
+    """Write the weights (and optimizer state, RNG, ``extra`` metadata) to ``f``, atomically.
+
+    ``f`` is a path, or a binary stream (anything with ``write``) that receives the same bytes.
+    """
     if not is_main():  # under DDP only rank 0 writes
         return f
     tensors = {f"model.{k}": v for k, v in unwrap(model).state_dict().items()}
@@ -43,6 +53,9 @@ def save_checkpoint(
     if with_opt and opt is not None:
         meta["opt"] = flatten_state(opt.state_dict(), "opt", tensors)
     tensors["rng.torch"] = torch.get_rng_state()
+    if hasattr(f, "write"):
+        f.write(tensors_to_bytes(tensors, meta))
+        return f
     return save_tensors(f, tensors, meta)
 
 
@@ -52,16 +65,24 @@ def load_checkpoint(
     get_opt: Callable[[], torch.optim.Optimizer],
     with_opt: bool | None = None,
     strict: bool = True,
+    remove_module: bool = False,
 ) -> dict:
     """Load a checkpoint written by :func:`save_checkpoint` into ``model`` (and ``get_opt()``); returns its metadata.
 
-    The whole file is read and checked before the model changes, so a damaged file changes nothing.
-    ``get_opt`` is only called when the file holds optimizer state to load.
+    ``f`` is a path or a binary stream (anything with ``read``). The whole file is read and checked
+    before the model changes, so a damaged file changes nothing. ``get_opt`` is only called when the
+    file holds optimizer state to load. ``remove_module`` drops the ``module.`` prefix of weights
+    saved from a DataParallel / DDP wrapper.
     """
-    tensors, meta = load_tensors(f, what="checkpoint")
-    if meta.get("format") != "emberfit-checkpoint":
+    if hasattr(f, "read"):
+        tensors, meta = tensors_from_bytes(f.read(), "checkpoint", "(stream)")
+    else:
+        tensors, meta = load_tensors(f, what="checkpoint")
+    if not isinstance(meta, dict) or meta.get("format") != "emberfit-checkpoint":
         raise ValueError(f"{f} is not an emberfit checkpoint (written by learn.save)")
     sd = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+    if remove_module:
+        sd = {k[len("module.") :] if k.startswith("module.") else k: v for k, v in sd.items()}
     opt_state = None
     if (with_opt is None or with_opt) and "opt" in meta:
         try:  # read the optimizer part before changing anything, so a bad file changes nothing

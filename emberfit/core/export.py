@@ -3,7 +3,9 @@
 The file is safetensors with a JSON header: the weights, the fitted processors and label
 classes (no data), the registered name of the model factory and its JSON arguments, and the
 learner's class. No pickle and nothing executable: every class the header names is looked up
-in the registry (:mod:`emberfit.core.registry`).
+in the registry (:mod:`emberfit.core.registry`). As in fastai v1 the default name is
+``export.pkl``: the name is kept, the content is still safetensors. A binary stream
+(``io.BytesIO``) can stand in for the file on both sides.
 """
 
 from __future__ import annotations
@@ -15,21 +17,41 @@ import torch
 from torch import nn
 
 from .data_block.labelling import LabelLists
-from .io import flatten_state, load_tensors, save_tensors, unflatten_state
+from .io import (
+    flatten_state,
+    load_tensors,
+    save_tensors,
+    tensors_from_bytes,
+    tensors_to_bytes,
+    unflatten_state,
+)
 from .registry import build, lookup, registered_name
 
-__all__ = ["export_learner", "load_learner"]
+__all__ = ["export_learner", "load_learner", "is_stream"]
 
 
-def _export_file(folder: Path, fname: str | Path) -> Path:
-    f = Path(fname)
-    if f.suffix == ".pkl":  # the lesson's default name; the content is still safetensors
-        f = f.with_suffix(".safetensors")
-    return f if f.is_absolute() else folder / f
+def is_stream(file: Any) -> bool:
+    """Whether ``file`` is an open binary stream (v1's ``PathLikeOrBinaryStream``) rather than a name.
+
+    >>> import io; is_stream(io.BytesIO()), is_stream('export.pkl')
+    (True, False)
+    """
+    return hasattr(file, "read") or hasattr(file, "write")
 
 
-def export_learner(learn: Any, fname: str | Path = "export.safetensors") -> Path:
-    """Write what inference needs (weights, model spec, processors, classes) to ``learn.path/fname``."""
+def _export_file(folder: Path, file: str | Path) -> Path:
+    f = Path(file)
+    f = f if f.is_absolute() else folder / f
+    if not f.exists() and f.suffix == ".pkl" and f.with_suffix(".safetensors").exists():
+        return f.with_suffix(".safetensors")  # emberfit before 0.x wrote 'export.pkl' as 'export.safetensors'
+    return f
+
+
+def export_learner(learn: Any, file: Any = "export.pkl") -> Path | None:
+    """Write what inference needs (weights, model spec, processors, classes) to ``learn.path/file``.
+
+    ``file`` may be a binary stream; then nothing is written to disk and None is returned.
+    """
     if learn.model_init is None:
         raise ValueError(
             "this learner's model was not built by an emberfit factory, so export cannot rebuild it; "
@@ -50,17 +72,26 @@ def export_learner(learn: Any, fname: str | Path = "export.safetensors") -> Path
         # tensors in export_extra() go to the safetensors body, the rest stays JSON
         "learner_state": flatten_state(learn.export_extra(), "extra", tensors),
     }
-    return save_tensors(_export_file(learn.path, fname), tensors, meta)
+    if is_stream(file):
+        file.write(tensors_to_bytes(tensors, meta))
+        return None
+    f = Path(file)
+    return save_tensors(f if f.is_absolute() else Path(learn.path) / f, tensors, meta)
 
 
 def load_learner(
     path: str | Path,
-    fname: str | Path = "export.safetensors",
+    file: Any = "export.pkl",
     test=None,
     model: nn.Module | None = None,
     device=None,
 ):
     """Rebuild a Learner for inference from ``learn.export()`` (CPU by default).
+
+    ``file`` is a name in ``path`` (v1's default ``'export.pkl'``; the content is safetensors) or a
+    binary stream ``learn.export`` wrote to (read from its current position, or from the start
+    when that is its end). ``path`` becomes the learner's ``path``. ``test`` (an ItemList) adds a
+    test set; ``model`` is a module to load the weights into instead of the one the file names.
 
     >>> df = pd.DataFrame({'a': [0., 1., 2., 3., 4., 5.], 'b': [1., 0., 1., 0., 1., 0.],
     ...                    'y': ['no', 'yes', 'no', 'yes', 'no', 'yes']})
@@ -68,9 +99,9 @@ def load_learner(
     >>> learn = Learner(data, MLP(2, [8], 2), silent=True)
     >>> # how export rebuilds the model (emberfit's learner factories set this for you)
     >>> learn.model_init = {'cls': 'core.MLP', 'kwargs': {'n_in': 2, 'layers': [8], 'n_out': 2}}
-    >>> learn.export().name  # written in learn.path ('.' here)
-    'export.safetensors'
-    >>> learn2 = load_learner('.')
+    >>> import io; buf = io.BytesIO()
+    >>> learn.export(buf)  # or learn.export() -> learn.path/'export.pkl', then load_learner(learn.path)
+    >>> learn2 = load_learner('.', buf)
     >>> learn2.data.classes
     ['no', 'yes']
     >>> row = np.array([2., 1.], dtype=np.float32)
@@ -78,8 +109,15 @@ def load_learner(
     True
     """
     path = Path(path)
-    f = _export_file(path, fname)
-    tensors, meta = load_tensors(f, what="exported learner")
+    if is_stream(file):
+        f, raw = "(stream)", file.read()
+        if not raw and file.seekable():  # the stream was just written: read it from the start
+            file.seek(0)
+            raw = file.read()
+        tensors, meta = tensors_from_bytes(raw, "exported learner", f)
+    else:
+        f = _export_file(path, file)
+        tensors, meta = load_tensors(f, what="exported learner")
     if not isinstance(meta, dict) or meta.get("format") != "emberfit-export":
         raise ValueError(f"{f} is not an emberfit export (write one with learn.export())")
     device = torch.device(device) if device is not None else torch.device("cpu")

@@ -58,32 +58,48 @@ def get_preds(
     ds_type: DatasetType = DatasetType.Valid,
     activ: Callable | None = None,
     with_loss: bool = False,
+    n_batch: int | None = None,
+    pbar: Any = None,
+    ordered: bool = True,
     dl=None,
 ) -> list[torch.Tensor]:
-    """``[preds, targets]`` (plus per-item losses) for a split, in dataset order (loaders that sort are undone)."""
+    """``[preds, targets]`` (plus per-item losses with ``with_loss``) of ``learn`` for a split, as fastai v1's.
+
+    ``activ`` turns raw outputs into predictions (default: the labels' own, softmax for
+    cross-entropy). ``n_batch`` stops after that many batches. Loaders that do not read the data
+    in order (text classifiers read the longest documents first) say so with ``dl.order``;
+    ``ordered=True`` puts the rows back in dataset order (with ``n_batch``: the rows read, sorted by
+    their dataset index), ``ordered=False`` keeps the loader's order, as v1's base Learner did.
+    ``pbar`` (v1's parent progress bar) is accepted for v1 code; no bar is shown here. ``dl``
+    reads another loader instead of the split's. The model's train/eval mode is restored after.
+    """
+    if n_batch is not None and (not isinstance(n_batch, int) or isinstance(n_batch, bool) or n_batch < 1):
+        raise ValueError(f"n_batch must be None or a positive int (the batches to read), got {n_batch!r}")
     if dl is None:
         dl = learn.data.dl(ds_type)
     activ = activ or activation(learn)
-    model = learn.model
+    model, was_training = learn.model, learn.model.training
     model.eval()
     reset_model(model)
     preds, targs, losses = [], [], []
     with torch.no_grad(), autocast_context(learn.autocast)():
-        for xb, yb in dl:
+        for i, (xb, yb) in enumerate(dl):
+            if n_batch is not None and i >= n_batch:
+                break
             out = pred_tensor(model(*xb) if isinstance(xb, tuple) else model(xb))
             if with_loss:
                 losses.append(item_losses(learn.loss_func, out.float(), yb))
             preds.append(activ(out.float()).cpu())
             targs.append(yb.cpu() if yb is not None else torch.zeros(out.shape[0]))
-    model.train()
+    model.train(was_training)
     res = [torch.cat(preds), torch.cat(targs)]
     if with_loss:
         res.append(torch.cat(losses).cpu())
     order = getattr(dl, "order", None)
-    if order is not None:
-        inv = torch.empty_like(torch.as_tensor(order))
-        inv[torch.as_tensor(order)] = torch.arange(len(order))
-        res = [r[inv] for r in res]
+    if ordered and order is not None:
+        seen = torch.as_tensor(order)[: len(res[0])].cpu()  # the dataset index of each row read
+        back = torch.argsort(seen)
+        res = [r[back] for r in res]
     return res
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,8 @@ __all__ = [
     "atomic_write",
     "save_tensors",
     "load_tensors",
+    "tensors_to_bytes",
+    "tensors_from_bytes",
     "flatten_state",
     "read_json",
     "unflatten_state",
@@ -78,6 +81,15 @@ def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta
     >>> load_tensors(p)[1]
     {'k': 1}
     """
+    return atomic_write(path, tensors_to_bytes(tensors, meta))
+
+
+def tensors_to_bytes(tensors: dict[str, torch.Tensor], meta: dict | None = None) -> bytes:
+    """The bytes :func:`save_tensors` writes: a safetensors body with ``meta`` as JSON in its header.
+
+    >>> tensors_from_bytes(tensors_to_bytes({"a": torch.ones(2)}, {"k": 1}))[1]
+    {'k': 1}
+    """
     clean = {}
     for k, v in tensors.items():
         if not isinstance(v, torch.Tensor):
@@ -87,7 +99,7 @@ def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta
         # safetensors refuses shared storage and non-contiguous views; store a private copy.
         clean[k] = v.detach().to("cpu").contiguous().clone()
     header = {META_KEY: json.dumps(meta or {}, allow_nan=True)}
-    return atomic_write(path, st_save_bytes(clean, metadata=header))
+    return st_save_bytes(clean, metadata=header)
 
 
 def load_tensors(path: str | os.PathLike, what: str = "file") -> tuple[dict[str, torch.Tensor], dict]:
@@ -98,17 +110,32 @@ def load_tensors(path: str | os.PathLike, what: str = "file") -> tuple[dict[str,
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path} (check the name and folder; nothing was loaded)")
-    raw = path.read_bytes()
+    return tensors_from_bytes(path.read_bytes(), what, str(path))
+
+
+def tensors_from_bytes(
+    raw: bytes, what: str = "file", where: str = "<bytes>"
+) -> tuple[dict[str, torch.Tensor], dict]:
+    """``(tensors, meta)`` from bytes written by :func:`tensors_to_bytes` (a file's, or a stream's).
+
+    Damaged bytes raise a ValueError naming ``what`` and ``where``.
+    """
     try:
         tensors = st_load_bytes(raw)
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as f:
-            header = f.metadata() or {}
+        (n,) = struct.unpack("<Q", raw[:8])
+        header = json.loads(raw[8 : 8 + n].decode("utf-8")).get("__metadata__") or {}
         meta = json.loads(header.get(META_KEY, "{}"))
-    except (SafetensorError, json.JSONDecodeError, UnicodeDecodeError, OSError, RuntimeError) as e:
+    except (
+        SafetensorError,
+        json.JSONDecodeError,
+        UnicodeDecodeError,
+        OSError,
+        RuntimeError,
+        struct.error,
+        AttributeError,
+    ) as e:
         raise ValueError(
-            f"{what} {path} is corrupt, truncated or not an emberfit safetensors file ({type(e).__name__}: {e}); "
+            f"{what} {where} is corrupt, truncated or not an emberfit safetensors file ({type(e).__name__}: {e}); "
             "re-create it with learn.save()/learn.export(), nothing was loaded"
         ) from None
     return tensors, meta

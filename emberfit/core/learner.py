@@ -2,8 +2,8 @@
 
 This file holds the loop (``_fit``: epochs of ``_train_epoch`` and ``_validate_epoch``, firing the
 events of :mod:`emberfit.core.callbacks.base`) and validation. The Learner's other methods are thin:
-the optimizer side is in ``optimizer.py``, checkpoints in ``checkpoint.py``, inference exports in
-``export.py``, predictions in ``inference.py``, and precision and DDP are callbacks.
+the optimizer side is in ``optimizer.py``, saving, loading and exporting in ``persistence.py``,
+predictions in ``inference.py``, ``summary()`` in ``summary.py``, and precision and DDP are callbacks.
 
 >>> import torch
 >>> from emberfit.core.data import DataBunch
@@ -29,30 +29,34 @@ from . import inference
 from . import optimizer as optim
 from .callbacks.base import Callback, CancelFitException, as_callback, as_callbacks, event_handlers
 from .callbacks.ddp import DistributedTrainer
+from .callbacks.fns import callbacks_from_fns, check_callback_fns
 from .callbacks.precision import MixedPrecision, autocast_context
 from .callbacks.progress import ProgressBar
 from .callbacks.recorder import Recorder
 from .callbacks.training import LRFinder, OneCycleScheduler
-from .checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from .data import DataBunch, DatasetType, batch_size
 from .distributed import all_gather_objects, all_sum, is_main, world_size
-from .export import export_learner
 from .inference import pred_tensor, reset_model
 from .interpret import Interpretable
 from .metrics import Metric, as_metrics, merge_states
+from .persistence import Persistence
 from .registry import register
 from .resume import peek_meta, resume_epoch
+from .summary import model_summary
 
 __all__ = ["Learner"]
 
 
 @register("learner", "core.Learner")
-class Learner(Interpretable):
+class Learner(Interpretable, Persistence):
     """Trains ``model`` on ``data`` with ``loss_func`` (by default the one the data's labels call for).
 
     ``layer_groups`` (or :meth:`split`) divides the model for discriminative learning rates
     and freezing. Weight decay is decoupled (``true_wd``) and, unless ``bn_wd``, not applied
-    to BatchNorm/LayerNorm weights and biases.
+    to BatchNorm/LayerNorm weights and biases. ``callbacks`` are callback instances kept for
+    every fit; ``callback_fns`` (also ``learn.callback_fns``) make fresh ones for each fit, as in
+    fastai v1 (see :mod:`emberfit.core.callbacks.fns`). Saving, loading, exporting and freeing
+    memory are in :class:`~emberfit.core.persistence.Persistence`.
 
     >>> x = torch.randn(64, 3); y = x @ torch.tensor([1., -2., .5])
     >>> data = DataBunch.from_tensors(x[:48], y[:48], x[48:], y[48:], bs=16, device='cpu')
@@ -78,6 +82,7 @@ class Learner(Interpretable):
         train_bn: bool = True,
         path: str | Path | None = None,
         model_dir: str | Path = "models",
+        callback_fns: Iterable[Callable] | Callable | None = None,
         callbacks: Iterable[Callback] | None = None,
         layer_groups: Sequence | None = None,
         silent: bool = False,
@@ -105,6 +110,7 @@ class Learner(Interpretable):
         self.add_cb(self.recorder)
         for cb in as_callbacks(callbacks, "Learner(callbacks=...)"):
             self.add_cb(cb)
+        self.callback_fns: list[Callable] = check_callback_fns(callback_fns, "Learner(callback_fns=...)")
         self.autocast: tuple[str, torch.dtype] | None = None
         self.grad_scaler = None
         self.skip_validate = False
@@ -279,13 +285,14 @@ class Learner(Interpretable):
         else:
             self.set_hypers(lr=lrs, wd=self._wd_range(wd) if wd is not None else None)
         if resume is not None:
-            meta = self.load(resume, with_opt=True)
+            meta = self._load_state(resume, with_opt=True)
             start_epoch = resume_epoch(str(resume), meta, epochs, method)
         return start_epoch
 
     def _fit(
         self, epochs: int, extra: list[Callback], start_epoch: int = 0, progress: bool | None = None
     ) -> None:
+        extra = [*callbacks_from_fns(self.callback_fns, self), *extra]  # v1's callback_fns, made afresh
         # Each fit gets a fresh Recorder (as in fastai): learn.recorder describes the last fit.
         self.callbacks = [c for c in self.callbacks if not isinstance(c, Recorder)]
         self.add_cb(Recorder())
@@ -398,13 +405,22 @@ class Learner(Interpretable):
         ds_type: DatasetType = DatasetType.Valid,
         activ: Callable | None = None,
         with_loss: bool = False,
+        n_batch: int | None = None,
+        pbar=None,
+        ordered: bool = True,
         dl=None,
     ) -> list[torch.Tensor]:
-        """Predictions and targets for a split, in dataset order (loaders that sort are undone).
+        """``[preds, targets]`` (plus per-item losses with ``with_loss=True``) for a split, as in fastai v1.
 
-        Returns ``[preds, targets]`` (plus per-item losses with ``with_loss=True``).
+        ``ordered=True`` puts rows back in dataset order where the loader sorts them (text
+        classifiers read longest first); ``n_batch`` stops after that many batches. See
+        :func:`emberfit.core.inference.get_preds`.
         """
-        return inference.get_preds(self, ds_type, activ, with_loss, dl)
+        return inference.get_preds(self, ds_type, activ, with_loss, n_batch, pbar, ordered, dl)
+
+    def summary(self) -> str:
+        """A table of the model's layers, output shapes and parameters (see :mod:`emberfit.core.summary`)."""
+        return model_summary(self)
 
     def pred_batch(self, xb) -> torch.Tensor:
         """Activated predictions for one input batch."""
@@ -413,37 +429,6 @@ class Learner(Interpretable):
     def predict(self, item: Any) -> tuple[Any, torch.Tensor, torch.Tensor]:
         """``(decoded prediction, class index or value, raw probabilities)`` for one raw item."""
         return inference.predict_item(self, item)
-
-    # -- persistence (the work is in checkpoint.py and export.py) -------------------------------
-    def _ckpt_path(self, name: str | Path) -> Path:
-        return checkpoint_path(self.path / self.model_dir, name)
-
-    def save(self, name: str | Path, with_opt: bool = True, **extra) -> Path:
-        """Save weights (and optimizer state, RNG) to ``path/model_dir/name.safetensors``, atomically."""
-        return save_checkpoint(self._ckpt_path(name), self.model, self.opt, with_opt, **extra)
-
-    def load(self, name: str | Path, with_opt: bool | None = None, strict: bool = True) -> dict:
-        """Load a checkpoint written by :meth:`save`; returns its metadata."""
-
-        def get_opt():  # built only when the file holds optimizer state to load into it
-            return self.opt if self.opt is not None else self.create_opt()
-
-        return load_checkpoint(self._ckpt_path(name), self.model, get_opt, with_opt, strict)
-
-    def export(self, fname: str | Path = "export.safetensors") -> Path:
-        """Write everything needed for inference (weights, model spec, processors, classes) to one file.
-
-        The file is safetensors with a JSON header: no pickle, nothing executable.
-        Rebuild with :func:`~emberfit.core.export.load_learner`.
-        """
-        return export_learner(self, fname)
-
-    def export_extra(self) -> dict:
-        """Learner state an application wants back after ``load_learner`` (JSON-able values and tensors)."""
-        return {}
-
-    def restore_extra(self, state: dict) -> None:
-        pass
 
     @classmethod
     def _for_inference(cls, data: DataBunch, model: nn.Module) -> Learner:

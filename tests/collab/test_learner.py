@@ -223,7 +223,7 @@ def test_exports_written_before_the_processor_kept_the_column_names_still_work(t
     from emberfit.core.io import load_tensors, save_tensors
 
     df, learn = trained
-    f = learn.export(tmp_path / "new.safetensors")
+    f = learn.export(tmp_path / "new.safetensors", return_path=True)
     tensors, meta = load_tensors(f)
     for key in ("user_name", "item_name"):
         del meta["data"]["x_proc"][key]

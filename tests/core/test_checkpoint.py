@@ -15,11 +15,12 @@ def test_save_load_roundtrip_identical_predictions(tmp_path):
     learn = regression_learner(path=tmp_path)
     learn.fit(1, 1e-2)
     p0 = learn.get_preds()[0]
-    f = learn.save("stage-1")
+    assert learn.save("stage-1") is None  # v1: a path only with return_path=True
+    f = learn.save("stage-1", return_path=True)
     assert f == tmp_path / "models" / "stage-1.safetensors"
     learn2 = regression_learner(path=tmp_path, seed=99)
     assert not torch.equal(learn2.get_preds()[0], p0)
-    learn2.load("stage-1")
+    assert learn2.load("stage-1") is learn2  # v1: load returns the Learner, so calls chain
     assert torch.equal(learn2.get_preds()[0], p0)
     assert learn2.opt is not None  # optimizer state came back too
 
@@ -32,7 +33,7 @@ def test_load_errors(tmp_path):
     (tmp_path / "models" / "bad.safetensors").write_bytes(b"\x00\x01garbage")
     with pytest.raises(ValueError, match="corrupt"):
         learn.load("bad")
-    f = learn.save("good")
+    f = learn.save("good", return_path=True)
     f.write_bytes(f.read_bytes()[:-20])  # truncated
     with pytest.raises(ValueError, match="corrupt"):
         learn.load("good")

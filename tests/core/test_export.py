@@ -21,7 +21,9 @@ def test_export_load_learner_roundtrip_classification(tmp_path):
     learn.fit_one_cycle(2, 1e-2)
     preds = learn.get_preds()[0]
     cls, idx, probs = learn.predict(np.array([0.5, -0.2, 0.1], dtype=np.float32))
-    f = learn.export()
+    assert learn.export() is None  # v1: export returns nothing; the file is path/'export.pkl'
+    f = learn.export(return_path=True)
+    assert f == tmp_path / "export.pkl"  # v1's name kept, the content is safetensors
     raw = f.read_bytes()
     assert not zipfile.is_zipfile(f) and b"\x80\x04" not in raw[:16]  # not a pickle / torch zip
     learn2 = load_learner(tmp_path)
@@ -35,7 +37,7 @@ def test_export_load_learner_roundtrip_classification(tmp_path):
 
 def test_exported_file_tampered(tmp_path):
     learn = mlp_learner(frame(), tmp_path=tmp_path)
-    f = learn.export()
+    f = learn.export(return_path=True)
     raw = bytearray(f.read_bytes())
     raw[10:20] = b"xxxxxxxxxx"
     f.write_bytes(bytes(raw))
@@ -44,7 +46,7 @@ def test_exported_file_tampered(tmp_path):
     # a header that asks for a class outside emberfit is refused, not imported
     from emberfit.core.io import load_tensors, save_tensors
 
-    f = learn.export("e2.safetensors")
+    f = learn.export("e2.safetensors", return_path=True)
     t, meta = load_tensors(f)
     meta["model_init"]["cls"] = "os:system"
     save_tensors(f, t, meta)
