@@ -16,10 +16,11 @@ from emberfit.core.plots import suggest_lr
 from .helpers import regression_learner
 
 
-def test_suggest_lr_falls_back_when_curve_never_falls():
+def test_suggest_lr_gives_none_when_the_curve_never_falls():
     lrs = np.logspace(-5, 0, 50)
-    losses = 1 + lrs
-    assert suggest_lr(lrs, losses) == pytest.approx(lrs[0] / 10)
+    # rises from the start: nothing to suggest (v1's min/10 lay left of the plotted curve)
+    assert suggest_lr(lrs, np.linspace(1, 2, 50)) is None
+    assert suggest_lr(lrs, 1 + 1e-3 * np.random.default_rng(0).standard_normal(50)) is None  # flat to the end
 
 
 def test_plots_written_without_display(tmp_path):

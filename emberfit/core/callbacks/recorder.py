@@ -66,6 +66,7 @@ class Recorder(Callback):
         self.train_losses: list[float] = []  # reported train_loss per epoch
         self.nan_at: tuple[int, int] | None = None
         self.suggested_lr: float | None = None
+        self.min_grad_lr: float | None = None  # v1's name for the suggested LR
 
     @property
     def metrics_names(self) -> list[str]:
@@ -129,19 +130,31 @@ class Recorder(Callback):
             rows.append([i, self.train_losses[i], val, *mets, self.epoch_times[i]])
         return pd.DataFrame(rows, columns=self.names)
 
-    # the figures are drawn in core/plots.py; these are the lesson's entry points
-    def plot(self, skip_start: int = 10, skip_end: int = 5, suggestion: bool = True, **kwargs):
-        """Loss against learning rate (log scale) after ``lr_find``; returns the suggested LR."""
-        return plots.plot_lr_find(self, skip_start, skip_end, suggestion, **kwargs)
+    # the figures are drawn in core/plots.py; these are fastai v1's entry points and arguments
+    def plot(
+        self,
+        skip_start: int = 10,
+        skip_end: int = 5,
+        suggestion: bool = False,
+        return_fig: bool | None = None,
+    ):
+        """Loss against learning rate (log scale) after ``lr_find``; draws it and returns None (the figure with ``return_fig``).
 
-    def plot_losses(self, skip_start: int = 0, **kwargs):
+        ``suggestion=True`` marks the suggested LR on the curve, prints it and keeps it in
+        ``recorder.min_grad_lr`` (the rule: :mod:`emberfit.core.lr_suggest`).
+        """
+        return plots.plot_lr_find(self, skip_start, skip_end, suggestion, return_fig)
+
+    def plot_losses(self, skip_start: int = 0, skip_end: int = 0, return_fig: bool | None = None):
         """Training (smoothed, per batch) and validation (per epoch) losses."""
-        return plots.plot_losses(self, skip_start, **kwargs)
+        return plots.plot_losses(self, skip_start, skip_end, return_fig)
 
-    def plot_lr(self, show_moms: bool = False, **kwargs):
-        """Learning rate (and momentum) per batch."""
-        return plots.plot_lr(self, show_moms, **kwargs)
+    def plot_lr(
+        self, show_moms: bool = False, skip_start: int = 0, skip_end: int = 0, return_fig: bool | None = None
+    ):
+        """Learning rate (and momentum with ``show_moms``) per batch."""
+        return plots.plot_lr(self, show_moms, skip_start, skip_end, return_fig)
 
-    def plot_metrics(self, **kwargs):
-        """Each metric per epoch."""
-        return plots.plot_metrics(self, **kwargs)
+    def plot_metrics(self, skip_start: int = 0, skip_end: int = 0, return_fig: bool | None = None):
+        """Each metric at the end of each epoch."""
+        return plots.plot_metrics(self, skip_start, skip_end, return_fig)
