@@ -23,9 +23,10 @@
 
 The suggestion is always one of ``lrs``, so the plot marks it on the curve. On the lessons' data
 (``lr_find()`` with its default range, plotted with ``plot()``, several seeds): about 1e-2 for
-the collab model (the lesson trains at 5e-3), 0.85e-2 to 1.8e-2 for the adult tabular model
-(1e-2) and 0.85e-2 to 1.5e-2 for the IMDB-sample language model from the bundled small pretrained
-model (1e-2). ``tests/compat/test_train.py`` checks this.
+the collab model (the lesson trains at 5e-3) and 0.85e-2 to 1.8e-2 for the adult tabular model
+(1e-2); ``tests/compat/test_train.py`` checks this. Not yet stable: the IMDB-sample language model
+from the bundled small pretrained model, whose curve is nearly flat (5.9e-3, 1.0e-2 and 6.3e-4 on
+three seeds: the third passes as a real descent); that test is marked as an expected failure.
 """
 
 from __future__ import annotations
