@@ -63,7 +63,9 @@ def np_mcc(pred_cls, targ, n):
     """Pearson correlation of the one-hot prediction and target matrices."""
     x, y = np.eye(n)[np.asarray(pred_cls)], np.eye(n)[np.asarray(targ)]
     x, y = x - x.mean(0), y - y.mean(0)
-    return (x * y).sum() / math.sqrt((x * x).sum() * (y * y).sum())
+    denom = math.sqrt((x * x).sum() * (y * y).sum())
+    # undefined when one side is constant (e.g. a model that predicts one class): 0, as sklearn says
+    return (x * y).sum() / denom if denom else 0.0
 
 
 def np_auc(scores, targ):
