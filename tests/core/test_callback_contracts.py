@@ -130,6 +130,12 @@ def _penalty_added(learn, cb, tmp_path, probe):
     )
 
 
+def _best_weights_back(learn, cb, tmp_path, result):
+    assert cb.best_epoch is not None and cb.best < float("inf"), "KeepBestWeights recorded no best epoch"
+    for k, v in learn.model.state_dict().items():
+        assert torch.equal(v, cb.state[k]), f"the best weights were not put back ({k})"
+
+
 CONTRACTS: dict[str, Contract] = {
     "Recorder": Contract(lambda cls, learn, tmp: cls()),
     "ProgressBar": Contract(lambda cls, learn, tmp: cls(show_batches=False)),
@@ -158,6 +164,8 @@ CONTRACTS: dict[str, Contract] = {
         run=_fit_with_probe,
         check=_penalty_added,
     ),
+    # tabular's preset (emberfit.tabular.presets): best weights kept in memory, put back at the end
+    "KeepBestWeights": Contract(lambda cls, learn, tmp: cls(patience=1), check=_best_weights_back),
     # text pretraining's callbacks (emberfit.text.pretrain): checked when that module is loaded
     "TimedCheckpoint": Contract(lambda cls, learn, tmp: cls(minutes=0.0, name="timed")),
     "PretrainProgress": Contract(lambda cls, learn, tmp: cls(every=0.0, log=lambda *a, **k: None)),
