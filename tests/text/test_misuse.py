@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 import torch
 
-from emberfit.text.item_lists import TextList
 from emberfit.text.databunch import TextDataBunch, TextLMDataBunch
+from emberfit.text.item_lists import TextList
 
 from .test_data import reviews
 
