@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..core.data_block.items import ItemList, _as_array
+from ..core.data_block.items import ItemList, _as_array, split_loaders
 from ..core.data_block.labelling import ItemLists, LabelList, LabelLists
 from ..core.data_block.labels import CategoryList, _infer_label_cls
 from ..core.registry import register
@@ -217,30 +217,23 @@ class TextList(ItemList):
         """Classifier loaders: sortish shuffled training batches, length-sorted valid/test."""
         _no_extra(kwargs, "a classifier DataBunch", "pad_idx, pad_first, backwards, max_len")
         self._backwards = backwards
-        loaders = []
-        for name in ("train", "valid", "test"):
-            ll = getattr(lls, name)
-            if ll is None or (name != "train" and len(ll) == 0):
-                loaders.append(None)
-                continue
-            train = name == "train"
-            b = bs if train else val_bs
-            loaders.append(
-                SortishLoader(
-                    ll.x.ids,
-                    ll.x.offsets,
-                    ll.y.to_tensors(),
-                    bs=b,
-                    shuffle=train,
-                    drop_last=train,
-                    pad_idx=pad_idx,
-                    pad_first=pad_first,
-                    backwards=backwards,
-                    max_len=max_len,
-                    device=device,
-                )
+
+        def make(ll, train: bool) -> SortishLoader:
+            return SortishLoader(
+                ll.x.ids,
+                ll.x.offsets,
+                ll.y.to_tensors(),
+                bs=bs if train else val_bs,
+                shuffle=train,
+                drop_last=train,
+                pad_idx=pad_idx,
+                pad_first=pad_first,
+                backwards=backwards,
+                max_len=max_len,
+                device=device,
             )
-        return loaders
+
+        return split_loaders(lls, make)
 
     def decode_ids(self, ids: torch.Tensor, max_len: int = 70) -> str:
         """A row of a batch back to text: padding removed, at most ``max_len`` tokens."""
@@ -311,26 +304,22 @@ class LMTextList(TextList):
         """Language-model loaders (:class:`LMLoader`): shuffled documents for training, in order otherwise."""
         _no_extra(kwargs, "a language-model DataBunch", "bptt, backwards, bptt_jitter")
         self._backwards = backwards
-        loaders = []
-        for name in ("train", "valid", "test"):
-            ll = getattr(lls, name)
-            if ll is None or len(ll) == 0:  # (an exported learner's data has an empty train split)
-                loaders.append(None)
-                continue
-            train = name == "train"
-            loaders.append(
-                LMLoader(
-                    ll.x.ids,
-                    ll.x.offsets,
-                    bs=bs if train else val_bs,
-                    bptt=bptt,
-                    shuffle=train,
-                    backwards=backwards,
-                    bptt_jitter=bptt_jitter and train,
-                    device=device,
-                )
+
+        def make(ll, train: bool) -> LMLoader | None:
+            if len(ll) == 0:  # an exported learner's data has an empty train split
+                return None
+            return LMLoader(
+                ll.x.ids,
+                ll.x.offsets,
+                bs=bs if train else val_bs,
+                bptt=bptt,
+                shuffle=train,
+                backwards=backwards,
+                bptt_jitter=bptt_jitter and train,
+                device=device,
             )
-        return loaders
+
+        return split_loaders(lls, make)
 
     def batch_frame(self, xb, yb, lls: LabelLists, rows: int) -> pd.DataFrame:
         n = min(rows, xb.shape[0])

@@ -30,6 +30,22 @@ ItemListsType = Any
 LabelListsType = Any
 
 
+def split_loaders(lls, make: Callable) -> list:
+    """``[train, valid, test]`` loaders from ``make(label_list, is_train)``; None for a missing or empty valid/test.
+
+    >>> class Split(list): pass
+    >>> lls = Split(); lls.train, lls.valid, lls.test = [1, 2], [], None
+    >>> split_loaders(lls, lambda ll, train: (len(ll), train))
+    [(2, True), None, None]
+    """
+    out = []
+    for name in ("train", "valid", "test"):
+        ll = getattr(lls, name)
+        train = name == "train"
+        out.append(None if ll is None or (not train and len(ll) == 0) else make(ll, train))
+    return out
+
+
 @register("items", "core.ItemList")
 class ItemList:
     """A list of items (file paths, texts, row indices, labels...) with the chain's methods.
@@ -329,25 +345,19 @@ class ItemList:
 
     def make_loaders(self, lls: LabelListsType, bs: int, val_bs: int, device, **kwargs) -> list:
         """Build the train / valid / test loaders (default: slices of contiguous tensors)."""
-        loaders = []
-        for name in ("train", "valid", "test"):
-            ll = getattr(lls, name)
-            if ll is None or (name != "train" and len(ll) == 0):
-                loaders.append(None)
-                continue
-            train = name == "train"
+
+        def make(ll, train: bool) -> TensorLoader:
             b = bs if train else val_bs
-            loaders.append(
-                TensorLoader(
-                    ll.x.to_tensors(),
-                    ll.y.to_tensors(),
-                    bs=b,
-                    shuffle=train,
-                    drop_last=train and len(ll) > b,
-                    device=device,
-                )
+            return TensorLoader(
+                ll.x.to_tensors(),
+                ll.y.to_tensors(),
+                bs=b,
+                shuffle=train,
+                drop_last=train and len(ll) > b,
+                device=device,
             )
-        return loaders
+
+        return split_loaders(lls, make)
 
     def to_state(self) -> tuple[dict[str, torch.Tensor], dict]:
         """Processed items as tensors + JSON (for ``data.save``)."""
