@@ -12,7 +12,6 @@ then prints one results table and the time of each part. Each application contri
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import time
 
@@ -26,15 +25,9 @@ WHAT = {
 }
 
 
-def _run_part(app: str, k: int, n: int, quiet: bool) -> tuple[list[dict] | None, float]:
-    """One part of the demo: its rows (None if this version has no such demo) and its seconds."""
-    try:
-        mod = importlib.import_module(f"emberfit.{app}.demo")
-    except ModuleNotFoundError as e:
-        if e.name and e.name.startswith(f"emberfit.{app}"):
-            print(f"[{app}] no demo in this version, skipped", flush=True)
-            return None, 0.0
-        raise
+def _run_part(app: str, k: int, n: int, quiet: bool) -> tuple[list[dict], float]:
+    """One part of the demo: its rows and its seconds."""
+    mod = _demo_module(app)
     if not quiet:
         print(f"\n[{app}] part {k}/{n}: {WHAT[app]}", flush=True)
     t = time.perf_counter()
@@ -53,7 +46,7 @@ def _demo(only: list[str], quiet: bool = False, threads: int | None = None) -> i
     for k, app in enumerate(only, 1):
         try:
             part, times[app] = _run_part(app, k, len(only), quiet)
-            rows += part or []
+            rows += part
         except Exception as e:  # report and go on: one broken part should not hide the others
             failed.append(app)
             print(f"[{app}] FAILED: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
@@ -106,13 +99,21 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def _demo_module(app: str):
+    """The demo module of one application, imported only when its part runs (torch loads slowly)."""
+    if app == "collab":
+        from .collab import demo
+    elif app == "tabular":
+        from .tabular import demo
+    else:
+        from .text import demo
+    return demo
+
+
 def _pretrain(args: list[str]) -> int:
-    try:
-        mod = importlib.import_module("emberfit.text.pretrain.cli")
-    except ModuleNotFoundError:
-        print("emberfit pretrain is not available in this version", file=sys.stderr)
-        return 2
-    return mod.main(args)
+    from .text.pretrain.cli import main
+
+    return main(args)
 
 
 if __name__ == "__main__":

@@ -57,19 +57,23 @@ def ensemble_preds(
     ((8, 2), (8,))
     """
     w = _check(learners, weights)
-    probs, targets = None, None
-    for i, (learn, wi) in enumerate(zip(learners, w.tolist())):
+    each, targets = _each_preds(learners, ds_type)
+    return sum(p * wi for p, wi in zip(each, w.tolist())), targets
+
+
+def _each_preds(learners: Sequence[Learner], ds_type: DatasetType) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Every learner's probabilities on ``ds_type`` (one ``get_preds`` each), checked to cover the same set."""
+    each, targets = [], None
+    for i, learn in enumerate(learners):
         p, y = learn.get_preds(ds_type)[:2]
-        if targets is None:
-            probs, targets = p * wi, y
-            continue
-        if p.shape != probs.shape or not torch.equal(y, targets):
+        if targets is not None and (p.shape != each[0].shape or not torch.equal(y, targets)):
             raise ValueError(
-                f"learners[{i}] predicts a different set ({tuple(p.shape)} vs {tuple(probs.shape)}, or other targets): "
-                "build every learner's data from the same documents in the same order (only backwards differs)"
+                f"learners[{i}] predicts a different set ({tuple(p.shape)} vs {tuple(each[0].shape)}, or other "
+                "targets): build every learner's data from the same documents in the same order (only backwards differs)"
             )
-        probs = probs + p * wi
-    return probs, targets
+        each.append(p)
+        targets = y
+    return each, targets
 
 
 def ensemble_accuracy(
@@ -90,8 +94,10 @@ def ensemble_accuracy(
     >>> sorted(acc), len(acc["each"])
     (['each', 'ensemble'], 2)
     """
-    probs, y = ensemble_preds(learners, ds_type, weights)
-    each = [float((learn.get_preds(ds_type)[0].argmax(1) == y).float().mean()) for learn in learners]
+    w = _check(learners, weights)
+    preds, y = _each_preds(learners, ds_type)  # one pass over the data per learner
+    probs = sum(p * wi for p, wi in zip(preds, w.tolist()))
+    each = [float((p.argmax(1) == y).float().mean()) for p in preds]
     return {"each": each, "ensemble": float((probs.argmax(1) == y).float().mean())}
 
 
