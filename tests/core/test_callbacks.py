@@ -23,6 +23,15 @@ def test_suggest_lr_gives_none_when_the_curve_never_falls():
     assert suggest_lr(lrs, 1 + 1e-3 * np.random.default_rng(0).standard_normal(50)) is None  # flat to the end
 
 
+def test_suggest_lr_takes_a_slow_drift_for_a_flat_curve():
+    # falls by five noise levels, but spread over five decades (the recorder's average wandering), then
+    # rises from about 2e-2: a flat curve, so a decade below the rise, not a decade below the drift's end
+    lrs = np.logspace(-7, 1, 100)
+    drift = 0.05 * np.clip((-2 - np.log10(lrs)) / 5, 0, 1)
+    lr = suggest_lr(lrs, 1 + drift + (lrs / 0.1) ** 2, noise=np.full(100, 0.01))
+    assert 1e-3 <= lr <= 3e-3  # the whole-curve test took the drift for a descent: 6.7e-05
+
+
 def test_plots_written_without_display(tmp_path):
     learn = regression_learner(path=tmp_path, metrics=[rmse])
     learn.fit_one_cycle(1, 1e-2)
