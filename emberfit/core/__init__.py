@@ -34,7 +34,14 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from .callbacks.base import Callback, CancelFitException
 from .callbacks.precision import MixedPrecision
 from .callbacks.recorder import Recorder
-from .callbacks.training import CSVLogger, EarlyStoppingCallback, GradientClipping, SaveModelCallback
+from .callbacks.tracker import (
+    EarlyStoppingCallback,
+    ReduceLROnPlateauCallback,
+    SaveModelCallback,
+    TrackerCallback,
+)
+from .callbacks.training import CSVLogger, GradientClipping
+from .callbacks.v1_events import LearnerCallback
 from .data import DataBunch, DatasetType, TensorLoader
 from .data_block.items import ItemList
 from .data_block.label_items import Category, EmptyLabel, FloatItem, ItemBase, MultiCategory
@@ -112,6 +119,8 @@ __all__ = [
     "Interpretation", "ClassificationInterpretation",
     "Callback", "CancelFitException", "Recorder", "CSVLogger", "EarlyStoppingCallback", "GradientClipping",
     "MixedPrecision", "SaveModelCallback",
+    # fastai v1's callbacks built with the learner (callbacks.tracker, basic_train.LearnerCallback)
+    "LearnerCallback", "TrackerCallback", "ReduceLROnPlateauCallback",
     # metrics, under fastai v1's names: functions f(pred, targ), then whole-set (callback) metrics
     "accuracy", "accuracy_thresh", "top_k_accuracy", "error_rate", "dice", "foreground_acc", "fbeta",
     "mae", "mean_absolute_error", "mse", "mean_squared_error", "rmse", "root_mean_squared_error",

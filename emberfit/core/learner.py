@@ -27,17 +27,19 @@ from torch import nn
 
 from . import inference
 from . import optimizer as optim
-from .callbacks.base import Callback, CancelFitException, as_callback, as_callbacks, event_handlers
+from .callbacks.base import Callback, CancelFitException, as_callback, as_callbacks, attach, event_handlers
 from .callbacks.ddp import DistributedTrainer
 from .callbacks.fns import callbacks_from_fns, check_callback_fns
 from .callbacks.precision import MixedPrecision, autocast_context
 from .callbacks.progress import ProgressBar
 from .callbacks.recorder import Recorder
 from .callbacks.training import LRFinder, OneCycleScheduler
+from .callbacks.v1_events import with_v1_adapter
 from .data import DataBunch, DatasetType, batch_size
 from .distributed import all_gather_objects, all_sum, is_main, world_size
 from .inference import pred_tensor, reset_model
 from .interpret import Interpretable
+from .learner_args import opt_and_loss
 from .metrics import Metric, as_metrics, merge_states
 from .persistence import Persistence
 from .registry import register
@@ -51,6 +53,7 @@ __all__ = ["Learner"]
 class Learner(Interpretable, Persistence):
     """Trains ``model`` on ``data`` with ``loss_func`` (by default the one the data's labels call for).
 
+    The arguments are fastai v1's, in v1's order (``opt_func`` third; see :mod:`.learner_args`).
     ``layer_groups`` (or :meth:`split`) divides the model for discriminative learning rates
     and freezing. Weight decay is decoupled (``true_wd``) and, unless ``bn_wd``, not applied
     to BatchNorm/LayerNorm weights and biases. ``callbacks`` are callback instances kept for
@@ -73,25 +76,27 @@ class Learner(Interpretable, Persistence):
         self,
         data: DataBunch,
         model: nn.Module,
+        opt_func: Callable | None = None,
         loss_func: Callable | None = None,
         metrics: Iterable | Callable | None = None,
-        opt_func: Callable | None = None,
-        wd: float | Sequence[float] = optim.default_wd,
         true_wd: bool = True,
         bn_wd: bool = True,
+        wd: float | Sequence[float] = optim.default_wd,
         train_bn: bool = True,
         path: str | Path | None = None,
         model_dir: str | Path = "models",
         callback_fns: Iterable[Callable] | Callable | None = None,
         callbacks: Iterable[Callback] | None = None,
         layer_groups: Sequence | None = None,
-        silent: bool = False,
+        add_time: bool = True,
+        silent: bool | None = False,
     ):
         if not isinstance(data, DataBunch):
             raise TypeError(f"data must be a DataBunch, got {type(data).__name__}")
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.data, self.model = data, model.to(data.device)
+        opt_func, loss_func = opt_and_loss(opt_func, loss_func)  # v1's order; a loss third still works
         self.loss_func = loss_func if loss_func is not None else data.loss_func
         if self.loss_func is None:
             raise ValueError("no loss_func given and the data do not imply one; pass loss_func=...")
@@ -101,7 +106,7 @@ class Learner(Interpretable, Persistence):
         self.wd = wd
         self.path = Path(path) if path is not None else Path(data.path)
         self.model_dir = Path(model_dir)
-        self.silent = silent
+        self.silent, self.add_time = bool(silent), bool(add_time)  # v1: silent=None is not silent
         self.opt: torch.optim.Optimizer | None = None
         self.layer_groups: list[list[nn.Module]] = []
         self.split(layer_groups) if layer_groups is not None else self.split(None)
@@ -120,11 +125,7 @@ class Learner(Interpretable, Persistence):
     # -- callbacks ------------------------------------------------------------------------
     def add_cb(self, cb: Callback | type[Callback]) -> Learner:
         """Attach a callback for every later ``fit`` (an instance, or a class that needs no arguments)."""
-        cb = as_callback(cb, "add_cb")
-        cb.learn = self
-        self.callbacks.append(cb)
-        if cb.name:
-            setattr(self, cb.name, cb)
+        self.callbacks.append(attach(as_callback(cb, "add_cb"), self))
         return self
 
     def remove_cb(self, cb: Callback) -> Learner:
@@ -304,7 +305,8 @@ class Learner(Interpretable, Persistence):
             cb.learn = self
         for cb in cbs:
             cb.learn = self
-        self._handlers = event_handlers(cbs + extra)  # event -> the bound methods to call, in order
+        # event -> the bound methods to call, in order; v1-style callbacks get their events through an adapter
+        self._handlers = event_handlers(with_v1_adapter(cbs + extra, self))
         if self.data.train_dl is None or len(self.data.train_dl) == 0:
             raise ValueError(
                 "the training loader has no batches (empty training set, or bs larger than it with drop_last)"

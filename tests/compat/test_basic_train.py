@@ -222,7 +222,8 @@ def test_callback_fns_make_fresh_callbacks_for_each_fit(adult, tmp_path):
     n_batches = len(learn.data.train_dl) + len(learn.data.valid_dl)
     assert first.n == second.n == n_batches  # each saw its own fit only
     assert second.seen_learn is learn and second.every == 2
-    assert (tmp_path / "models" / "each.safetensors").is_file()
+    saved = sorted(p.name for p in (tmp_path / "models").iterdir())
+    assert saved == ["each_0.safetensors"]  # v1: every='epoch' writes name_<epoch>, the learner passed first
     assert (
         len((tmp_path / "history.csv").read_text().splitlines()) == 2
     )  # a fresh CSVLogger: header + 1 epoch
@@ -236,3 +237,300 @@ def test_callback_fns_refuses_what_cannot_make_a_callback(adult, tmp_path):
     learn.callback_fns.append(lambda: 3)
     with pytest.raises(TypeError, match="not a Callback"):
         learn.fit(1)
+
+
+# -------------------------------------------------------- callbacks.tracker, built with the learner first
+def test_early_stopping_callback_learner_first_has_v1s_patience(adult, tmp_path, capsys):
+    learn = adult_learner(adult, tmp_path)
+    # valid_loss never improves by 100: epoch 0 sets the best, then v1 waits patience + 1 epochs
+    learn.fit(
+        10, 1e-2, callbacks=[EarlyStoppingCallback(learn, monitor="valid_loss", min_delta=100, patience=2)]
+    )
+    assert len(learn.recorder.val_losses) == 4
+    assert "Epoch 3: early stopping" in capsys.readouterr().out  # v1's line
+    # v1's docs: partial(EarlyStoppingCallback, ...) in callback_fns; patience=0 stops at the first miss
+    learn = adult_learner(adult, tmp_path, silent=True, callback_fns=[
+        partial(EarlyStoppingCallback, monitor="accuracy", min_delta=0.5, patience=0)])  # fmt: skip
+    learn.fit(10, 1e-2)
+    assert len(learn.recorder.val_losses) == 2 and learn.stop_reason.startswith("early stop: accuracy")
+    # emberfit's own form (no learner) keeps its meaning: stop after `patience` epochs without improvement
+    learn.callback_fns = []
+    learn.fit(10, 1e-2, callbacks=[EarlyStoppingCallback(monitor="valid_loss", min_delta=100, patience=2)])
+    assert len(learn.recorder.val_losses) == 3
+
+
+def test_save_model_callback_learner_first_every_improvement(adult, tmp_path, capsys):
+    learn = adult_learner(adult, tmp_path)
+    cb = SaveModelCallback(learn, every="improvement", monitor="valid_loss", name="bestmodel")
+    learn.fit(4, 3e-2, callbacks=[cb])
+    losses = learn.recorder.val_losses
+    out = capsys.readouterr().out
+    best_so_far, want = float("inf"), []
+    for epoch, v in enumerate(losses):
+        if v < best_so_far:
+            best_so_far = v
+            want.append(f"Better model found at epoch {epoch} with valid_loss value: {v}.")
+    assert [ln for ln in out.splitlines() if ln.startswith("Better model")] == want
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["bestmodel.safetensors"]
+    assert learn.validate()[0] == pytest.approx(min(losses), rel=1e-5)  # the best epoch is loaded at the end
+    assert learn.save_model_callback is cb  # v1: a LearnerCallback is on the learner by its snake_case name
+
+
+def test_save_model_callback_every_epoch_via_callback_fns(adult, tmp_path):
+    learn = adult_learner(adult, tmp_path, silent=True,
+                          callback_fns=[partial(SaveModelCallback, every="epoch", monitor="accuracy", name="model")])  # fmt: skip
+    learn.fit(3, 1e-2)
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [
+        f"model_{i}.safetensors" for i in range(3)
+    ]
+    last = learn.validate()
+    learn.fit(1, 1e-2)  # (this fit writes model_0 again)
+    learn.load("model_2")  # v1 code loads an epoch's weights by name
+    assert learn.validate()[0] == pytest.approx(last[0], rel=1e-5)
+
+
+def test_reduce_lr_on_plateau_callback(adult, tmp_path, capsys):
+    learn = adult_learner(adult, tmp_path)
+    cb = ReduceLROnPlateauCallback(
+        learn, monitor="valid_loss", min_delta=100, patience=0, factor=0.5, min_lr=1e-4
+    )
+    learn.fit(4, 1e-2, callbacks=[cb])
+    rec = learn.recorder
+    starts = np.cumsum([0, *rec.nb_batches[:-1]])
+    assert [rec.lrs[i] for i in starts] == pytest.approx([1e-2, 1e-2, 5e-3, 2.5e-3])  # halved after each miss
+    out = capsys.readouterr().out
+    assert "Epoch 1: reducing lr to 0.005" in out and "Epoch 3: reducing lr to 0.00125" in out
+    learn.fit(3, 1e-2, callbacks=[ReduceLROnPlateauCallback(learn, min_delta=100, factor=0.1, min_lr=2e-4)])
+    assert learn.opt.param_groups[-1]["lr"] == pytest.approx(2e-4)  # 1e-3, then min_lr: never below it
+
+
+class BestAccuracy(TrackerCallback):
+    """A tracker written for v1: the learner first, v1's events, get_monitor_value and operator."""
+
+    def __init__(self, learn):
+        super().__init__(learn, monitor="accuracy")
+
+    def on_train_begin(self, **kwargs):
+        super().on_train_begin(**kwargs)
+        self.improved_at = []
+
+    def on_epoch_end(self, epoch, **kwargs):
+        current = self.get_monitor_value()
+        if self.operator(current, self.best):
+            self.best = current
+            self.improved_at.append(epoch)
+
+
+def test_tracker_callback_subclass_written_for_v1(adult, tmp_path):
+    learn = adult_learner(adult, tmp_path, silent=True)
+    cb = BestAccuracy(learn)
+    assert cb.mode == "max" and learn.best_accuracy is cb
+    learn.fit(3, 1e-2, callbacks=[cb])
+    accs = [m[0] for m in learn.recorder.metrics]
+    assert cb.best == max(accs) and cb.improved_at[0] == 0
+    assert cb.improved_at == [i for i, a in enumerate(accs) if a > max(accs[:i], default=-1)]
+    with pytest.raises(TypeError, match=r"monitor='accuracy'"):
+        SaveModelCallback("accuracy")  # the first argument is the learner, as in v1
+    with pytest.raises(ValueError, match="not recorded"):
+        learn.fit(1, 1e-2, callbacks=[SaveModelCallback(learn, monitor="acuracy")])
+
+
+# ------------------------------------------------------------------ LearnerCallback and v1's events
+class EventLog(LearnerCallback):
+    """Logs every v1 event with the state v1 gave it."""
+
+    def __init__(self, learn):
+        super().__init__(learn)
+        self.log = []
+
+    def on_train_begin(self, n_epochs, metrics_names, **kwargs):
+        self.log.append(("train_begin", n_epochs, metrics_names))
+
+    def on_epoch_begin(self, epoch, **kwargs):
+        self.log.append(("epoch_begin", epoch))
+
+    def on_batch_begin(self, last_input, last_target, train, **kwargs):
+        self.log.append(("batch_begin", train, len(last_target)))
+
+    def on_loss_begin(self, last_output, **kwargs):
+        self.log.append(("loss_begin", tuple(last_output.shape)))
+
+    def on_backward_begin(self, last_loss, smooth_loss, **kwargs):
+        self.log.append(("backward_begin", last_loss.item(), smooth_loss))
+
+    def on_backward_end(self, **kwargs):
+        self.log.append(("backward_end",))
+
+    def on_step_end(self, **kwargs):
+        self.log.append(("step_end",))
+
+    def on_batch_end(self, iteration, num_batch, train, last_loss, **kwargs):
+        self.log.append(("batch_end", iteration, num_batch, train, float(last_loss)))
+
+    def on_epoch_end(self, epoch, last_metrics, smooth_loss, **kwargs):
+        self.log.append(("epoch_end", epoch, list(last_metrics), smooth_loss))
+
+    def on_train_end(self, **kwargs):
+        self.log.append(("train_end",))
+
+
+def test_learner_callback_gets_v1s_events_in_order_with_v1s_state(adult, tmp_path):
+    learn = adult_learner(adult, tmp_path, silent=True)
+    cb = EventLog(learn)
+    assert learn.event_log is cb  # v1: LearnerCallback(learn) puts itself on the learner
+    learn.fit(2, 1e-2, callbacks=[cb])
+    n_train, n_valid = len(learn.data.train_dl), len(learn.data.valid_dl)
+    names = [e[0] for e in cb.log]
+    train_batch = ["batch_begin", "loss_begin", "backward_begin", "backward_end", "step_end", "batch_end"]
+    valid_batch = ["batch_begin", "loss_begin", "batch_end"]
+    epoch = ["epoch_begin", *train_batch * n_train, *valid_batch * n_valid, "epoch_end"]
+    assert names == ["train_begin", *epoch * 2, "train_end"]
+    assert cb.log[0] == ("train_begin", 2, ["accuracy"])
+    rec = learn.recorder
+    train_ends = [e for e in cb.log if e[0] == "batch_end" and e[3]]
+    assert [e[1] for e in train_ends] == list(range(2 * n_train))  # iteration counts across epochs
+    assert [e[2] for e in train_ends] == list(range(n_train)) * 2  # num_batch restarts each epoch
+    assert [e[4] for e in train_ends] == pytest.approx(rec.raw_losses)  # last_loss: the batch's loss
+    assert [e[2] for e in cb.log if e[0] == "backward_begin"] == pytest.approx(rec.losses)  # smoothed
+    ends = [e for e in cb.log if e[0] == "epoch_end"]
+    assert [e[1] for e in ends] == [0, 1]
+    for e, val, mets in zip(ends, rec.val_losses, rec.metrics):
+        assert e[2] == pytest.approx([val, *mets])  # last_metrics = [valid_loss, accuracy]
+    assert ends[-1][3] == pytest.approx(rec.losses[-1])
+    assert all(e[2] == 64 for e in cb.log if e[0] == "batch_begin" and e[1])  # bs 64, none dropped short
+
+
+class StopAt(LearnerCallback):
+    def __init__(self, learn, batches=None, epochs=None):
+        super().__init__(learn)
+        self.batches, self.epochs = batches, epochs
+
+    def on_batch_end(self, num_batch, train, **kwargs):
+        if train and self.batches is not None and num_batch + 1 >= self.batches:
+            return {"stop_epoch": True}
+
+    def on_epoch_end(self, epoch, **kwargs):
+        if self.epochs is not None and epoch + 1 >= self.epochs:
+            return {"stop_training": True}
+
+
+def test_v1_callbacks_stop_the_epoch_or_the_training(adult, tmp_path):
+    learn = adult_learner(adult, tmp_path, silent=True, callback_fns=[partial(StopAt, batches=3)])
+    learn.fit(2, 1e-2)
+    rec = learn.recorder
+    assert rec.nb_batches == [3, 3] and len(rec.val_losses) == 2  # each epoch stops; validation still runs
+    learn.callback_fns = []
+    learn.fit(5, 1e-2, callbacks=[StopAt(learn, epochs=2)])
+    assert len(learn.recorder.val_losses) == 2 and learn.recorder.nb_batches[0] == len(learn.data.train_dl)
+
+
+class Accumulate(LearnerCallback):
+    """v1-style gradient accumulation: step (and zero the gradients) every `n` batches."""
+
+    def __init__(self, learn, n=2):
+        super().__init__(learn)
+        self.n = n
+
+    def on_backward_end(self, num_batch, **kwargs):
+        if (num_batch + 1) % self.n:
+            return {"skip_step": True, "skip_zero": True}
+
+
+class NoStep(LearnerCallback):
+    def on_backward_end(self, **kwargs):
+        return {"skip_step": True}
+
+
+def test_v1_callbacks_skip_steps_and_accumulate_gradients(adult, tmp_path):
+    learn = adult_learner(adult, tmp_path, silent=True)
+    before = [p.detach().clone() for p in learn.model.parameters()]
+    learn.fit(1, 1e-2, callbacks=[NoStep(learn)])
+    assert all(torch.equal(a, p) for a, p in zip(before, learn.model.parameters()))  # never stepped
+    learn.fit(1, 1e-2, callbacks=[Accumulate(learn, n=4)])
+    n = len(learn.data.train_dl)
+    steps = {int(s["step"]) for s in learn.opt.state.values()}
+    assert steps == {n // 4}  # one optimizer step per 4 batches
+    assert not all(torch.equal(a, p) for a, p in zip(before, learn.model.parameters()))
+
+
+class ChangeState(LearnerCallback):
+    def on_loss_begin(self, last_output, **kwargs):
+        return {"last_output": last_output * 0}  # every prediction becomes 50/50
+
+
+def test_v1_callbacks_change_the_state(adult, tmp_path):
+    learn = adult_learner(adult, tmp_path, silent=True)
+    learn.fit(1, 1e-2, callbacks=[ChangeState(learn)])
+    assert learn.recorder.val_losses[0] == pytest.approx(math.log(2), rel=1e-5)  # the loss saw the new output
+    assert learn.recorder.raw_losses == pytest.approx([math.log(2)] * len(learn.data.train_dl), rel=1e-5)
+
+
+class BadReturn(LearnerCallback):
+    def __init__(self, learn, out):
+        super().__init__(learn)
+        self.out = out
+
+    def on_epoch_begin(self, **kwargs):
+        return self.out
+
+
+def test_v1_callbacks_bad_returns_and_arguments_are_refused(adult, tmp_path):
+    learn = adult_learner(adult, tmp_path, silent=True)
+    with pytest.raises(KeyError, match="'stop_trainig' is not in the state"):
+        learn.fit(1, 1e-2, callbacks=[BadReturn(learn, {"stop_trainig": True})])
+    with pytest.raises(TypeError, match="returned 3"):
+        learn.fit(1, 1e-2, callbacks=[BadReturn(learn, 3)])
+    with pytest.raises(TypeError, match="learn must be the Learner"):
+        EventLog("learn")
+    learn.fit(1, 1e-2)  # and the learner trains as before
+    assert learn.recorder.nb_batches == [len(learn.data.train_dl)] and not learn.skip_validate
+
+
+# ------------------------------------------------------------------- Learner's arguments, v1's order
+def test_learner_positional_arguments_in_v1s_order(tmp_path, capsys):
+    x = torch.randn(64, 3)
+    y = (x[:, 0] > 0).long()
+    data = DataBunch.from_tensors(x[:48], y[:48], x[48:], y[48:], bs=16, device="cpu", path=tmp_path)
+    sgd = partial(optim.SGD, momentum=0.9)
+    # v1: Learner(data, model, opt_func, loss_func, metrics, true_wd, bn_wd, wd, train_bn, path, model_dir,
+    #             callback_fns, callbacks, layer_groups, add_time, silent)
+    learn = Learner(data, nn.Linear(3, 2), sgd, F.cross_entropy, [accuracy], True, False, 0.1, True, tmp_path,
+                    "ckpts", None, [], None, False, None)  # fmt: skip
+    assert learn.opt_func is sgd and learn.loss_func is F.cross_entropy
+    assert [m.name for m in learn.metrics] == ["accuracy"]
+    assert (learn.true_wd, learn.bn_wd, learn.wd, learn.train_bn) == (True, False, 0.1, True)
+    assert (
+        learn.path == tmp_path and learn.model_dir == Path("ckpts") and learn.silent is False
+    )  # None: not silent
+    learn.fit(1, 0.1)
+    assert type(learn.opt) is optim.SGD and learn.opt.param_groups[0]["momentum"] == 0.9
+    assert learn.recorder.names == [
+        "epoch",
+        "train_loss",
+        "valid_loss",
+        "accuracy",
+    ]  # add_time=False: no time
+    assert capsys.readouterr().out.splitlines()[0].split() == [
+        "epoch",
+        "train_loss",
+        "valid_loss",
+        "accuracy",
+    ]
+    assert learn.save("m", return_path=True) == tmp_path / "ckpts" / "m.safetensors"
+
+
+def test_a_loss_given_third_is_taken_as_the_loss_with_a_warning(tmp_path):
+    x = torch.randn(64, 3)
+    y = x.sum(1)
+    data = DataBunch.from_tensors(x[:48], y[:48], x[48:], y[48:], bs=16, device="cpu", path=tmp_path)
+    model = nn.Sequential(nn.Linear(3, 1), nn.Flatten(0))
+    with pytest.warns(DeprecationWarning, match="the third positional argument is opt_func"):
+        learn = Learner(data, model, F.mse_loss, metrics=rmse, silent=True)  # emberfit's order before v1's
+    assert learn.loss_func is F.mse_loss and learn.opt_func is AdamW
+    learn.fit(1, 1e-2)
+    assert type(learn.opt).__name__ == "AdamW"
+    with pytest.raises(TypeError, match="pass them by keyword"):
+        Learner(data, model, nn.MSELoss(), [rmse])  # a loss third and a fourth argument: ambiguous
+    assert (
+        Learner(data, model, AdamW, F.l1_loss, silent=True).loss_func is F.l1_loss
+    )  # v1's order: no warning

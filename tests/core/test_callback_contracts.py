@@ -31,7 +31,7 @@ import emberfit.collab as collab_facade
 import emberfit.core as core_facade
 import emberfit.tabular as tabular_facade
 import emberfit.text as text_facade
-from emberfit.core import Callback, DataBunch, Learner, nn, set_seed
+from emberfit.core import Callback, DataBunch, Learner, LearnerCallback, nn, set_seed
 from emberfit.text import AWDLSTMConfig, awd_lstm_small_lm_config, get_language_model
 
 FACADES = (core_facade, text_facade, tabular_facade, collab_facade)
@@ -136,6 +136,45 @@ def _best_weights_back(learn, cb, tmp_path, result):
         assert torch.equal(v, cb.state[k]), f"the best weights were not put back ({k})"
 
 
+class _V1Probe(LearnerCallback):
+    """A callback written for fastai v1: counts each v1 event it is given (through the V1Events adapter)."""
+
+    def __init__(self, learn):
+        super().__init__(learn)
+        self.seen: dict[str, int] = {}
+
+    def _see(self, event):
+        self.seen[event] = self.seen.get(event, 0) + 1
+
+    def on_train_begin(self, **kwargs):
+        self.seen = {}
+        self._see("on_train_begin")
+
+    def on_batch_begin(self, last_input, **kwargs):
+        self._see("on_batch_begin")
+        return {"last_input": last_input}  # handed back unchanged
+
+    def on_backward_end(self, **kwargs):
+        self._see("on_backward_end")
+
+    def on_step_end(self, **kwargs):
+        self._see("on_step_end")
+
+    def on_epoch_end(self, last_metrics, **kwargs):
+        self._see("on_epoch_end")
+
+    def on_train_end(self, **kwargs):
+        self._see("on_train_end")
+
+
+def _v1_events_seen(learn, cb, tmp_path, result):
+    n = len(learn.data.train_dl)
+    assert cb.seen == {
+        "on_train_begin": 1, "on_batch_begin": n + len(learn.data.valid_dl), "on_backward_end": n,
+        "on_step_end": n, "on_epoch_end": 1, "on_train_end": 1,
+    }, cb.seen  # fmt: skip
+
+
 CONTRACTS: dict[str, Contract] = {
     "Recorder": Contract(lambda cls, learn, tmp: cls()),
     "ProgressBar": Contract(lambda cls, learn, tmp: cls(show_batches=False)),
@@ -151,6 +190,14 @@ CONTRACTS: dict[str, Contract] = {
     ),
     "GradientClipping": Contract(lambda cls, learn, tmp: cls(clip=0.1)),
     "EarlyStoppingCallback": Contract(lambda cls, learn, tmp: cls(patience=1)),
+    "TrackerCallback": Contract(lambda cls, learn, tmp: cls(learn, monitor="valid_loss")),
+    "ReduceLROnPlateauCallback": Contract(
+        lambda cls, learn, tmp: cls(learn, patience=0, factor=0.5, min_lr=1e-5),
+        may_change={"hypers"},  # its purpose: a lower LR when valid_loss stops improving
+    ),
+    # fastai v1's callbacks: a subclass written for v1, its events given by the V1Events adapter
+    "LearnerCallback": Contract(lambda cls, learn, tmp: _V1Probe(learn), check=_v1_events_seen),
+    "V1Events": Contract(lambda cls, learn, tmp: _V1Probe(learn), check=_v1_events_seen),
     "SaveModelCallback": Contract(
         lambda cls, learn, tmp: cls(every="epoch", name="contract"),
         check=_file_written("models/contract.safetensors"),

@@ -3,8 +3,11 @@
 - ``base``: the event list (``EVENTS``), the ``Callback`` base class, ``CancelFitException``;
 - ``recorder``: the ``Recorder`` (``learn.recorder``: losses, LRs, metrics and their plots);
 - ``progress``: the ``ProgressBar`` and the results table;
-- ``training``: ``OneCycleScheduler``, ``LRFinder``, ``GradientClipping``, ``EarlyStoppingCallback``,
-  ``SaveModelCallback`` (checkpoints) and ``CSVLogger``;
+- ``training``: ``OneCycleScheduler``, ``LRFinder``, ``GradientClipping`` and ``CSVLogger``;
+- ``tracker``: ``TrackerCallback``, ``EarlyStoppingCallback``, ``SaveModelCallback`` (checkpoints),
+  ``ReduceLROnPlateauCallback``: built as emberfit's or, with the learner first, as fastai v1's;
+- ``v1_events``: ``LearnerCallback`` and the adapter that gives callbacks written for v1 their
+  ``on_*`` events;
 - ``precision``: ``MixedPrecision`` (``learn.to_fp16()`` / ``to_bf16()``) and ``cpu_has_fast_bf16``;
 - ``ddp``: ``DistributedTrainer`` (``learn.to_distributed()``).
 

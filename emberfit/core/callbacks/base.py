@@ -29,6 +29,8 @@ __all__ = [
     "as_callback",
     "as_callbacks",
     "event_handlers",
+    "exposed_name",
+    "attach",
 ]
 
 EVENTS = (
@@ -140,6 +142,27 @@ def as_callbacks(cbs: Any, where: str = "callbacks") -> list[Callback]:
     if isinstance(cbs, (str, bytes)) or not hasattr(cbs, "__iter__"):
         raise TypeError(f"{where} must be a list of Callback instances, got {cbs!r} ({type(cbs).__name__})")
     return [as_callback(cb, where) for cb in cbs]
+
+
+def exposed_name(cb: Callback) -> str | None:
+    """The name the learner shows ``cb`` under (``learn.recorder``): its class's ``name``, else None.
+
+    Only the class attribute counts: an instance's ``name`` is its own business (a checkpoint's file
+    name in ``SaveModelCallback(name='model')`` must not replace ``learn.model``).
+
+    >>> exposed_name(Callback()), exposed_name(type('Rec', (Callback,), {'name': 'rec'})())
+    (None, 'rec')
+    """
+    name = getattr(type(cb), "name", None)
+    return name if isinstance(name, str) and name else None
+
+
+def attach(cb: Callback, learn: Any) -> Callback:
+    """Give ``cb`` its learner, and show it on the learner under its :func:`exposed_name` if it has one."""
+    cb.learn = learn
+    if exposed_name(cb):
+        setattr(learn, exposed_name(cb), cb)
+    return cb
 
 
 def event_handlers(cbs: list[Callback]) -> dict[str, list]:

@@ -14,7 +14,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from .base import Callback
+from .base import Callback, attach
 
 __all__ = ["check_callback_fns", "callbacks_from_fns"]
 
@@ -70,8 +70,5 @@ def callbacks_from_fns(fns: Any, learn: Any) -> list[Callback]:
                 f"learn.callback_fns: {f!r} made {cb!r} ({type(cb).__name__}), not a Callback; each entry "
                 "must build an emberfit Callback"
             )
-        cb.learn = learn
-        if cb.name:
-            setattr(learn, cb.name, cb)
-        out.append(cb)
+        out.append(attach(cb, learn))
     return out

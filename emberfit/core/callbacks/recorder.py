@@ -73,8 +73,19 @@ class Recorder(Callback):
         return [m.name for m in self.learn.metrics]
 
     @property
+    def add_time(self) -> bool:
+        """Whether the results table has v1's ``time`` column (``Learner(add_time=False)`` drops it)."""
+        return getattr(self.learn, "add_time", True)
+
+    @property
     def names(self) -> list[str]:
-        return ["epoch", "train_loss", "valid_loss", *self.metrics_names, "time"]
+        return [
+            "epoch",
+            "train_loss",
+            "valid_loss",
+            *self.metrics_names,
+            *(["time"] if self.add_time else []),
+        ]
 
     def before_fit(self):
         self.smooth = SmoothenValue()
@@ -119,7 +130,8 @@ class Recorder(Callback):
         val = self.val_losses[i] if self.val_losses else None
         mets = self.metrics[i] if self.metrics else [None] * len(self.metrics_names)
         t = self.epoch_times[i]
-        return [self.learn.epoch, self.train_losses[i], val, *mets, f"{int(t // 60):02d}:{int(t % 60):02d}"]
+        row = [self.learn.epoch, self.train_losses[i], val, *mets]
+        return [*row, f"{int(t // 60):02d}:{int(t % 60):02d}"] if self.add_time else row
 
     def history(self) -> pd.DataFrame:
         """All epochs of this recorder as a DataFrame."""
@@ -127,7 +139,9 @@ class Recorder(Callback):
         for i in range(len(self.epoch_times)):
             val = self.val_losses[i] if i < len(self.val_losses) else None
             mets = self.metrics[i] if i < len(self.metrics) else [None] * len(self.metrics_names)
-            rows.append([i, self.train_losses[i], val, *mets, self.epoch_times[i]])
+            rows.append(
+                [i, self.train_losses[i], val, *mets, *([self.epoch_times[i]] if self.add_time else [])]
+            )
         return pd.DataFrame(rows, columns=self.names)
 
     # the figures are drawn in core/plots.py; these are fastai v1's entry points and arguments

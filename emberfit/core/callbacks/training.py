@@ -1,12 +1,11 @@
-"""The training callbacks: the one-cycle schedule, the LR finder, gradient clipping, early stopping,
-checkpoints every epoch or at each improvement, and the CSV log of the results table."""
+"""The training callbacks: the one-cycle schedule, the LR finder, gradient clipping and the CSV log of
+the results table. Early stopping and checkpoints live in :mod:`.tracker` (still importable from here)."""
 
 from __future__ import annotations
 
 import copy
 import csv
 import math
-import operator
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from ..distributed import unwrap
 from ..schedule import OneCycleSchedule, annealing_exp
 from .base import Callback, CancelFitException
 from .recorder import SmoothenValue
+from .tracker import EarlyStopping, EarlyStoppingCallback, SaveModel, SaveModelCallback  # their home before
 
 __all__ = [
     "OneCycleScheduler",
@@ -155,122 +155,6 @@ class GradientClipping(Callback):
         torch.nn.utils.clip_grad_norm_(learn.trainable_params(), self.clip)
 
 
-def _monitor_value(learn, monitor: str) -> float:
-    rec = learn.recorder
-    names = rec.names[1:-1]
-    if monitor not in names:
-        raise ValueError(f"monitor={monitor!r} is not recorded; choose one of {names}")
-    row = rec.epoch_row()
-    v = row[1 + names.index(monitor)]
-    return float("nan") if v is None else float(v)
-
-
-class _Tracker(Callback):
-    def __init__(self, monitor: str = "valid_loss", mode: str = "auto", min_delta: float = 0.0):
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
-        if mode == "auto":
-            mode = (
-                "min"
-                if ("loss" in monitor or "error" in monitor or monitor in ("rmse", "mae", "perplexity"))
-                else "max"
-            )
-        self.monitor, self.mode, self.min_delta = monitor, mode, abs(min_delta)
-        self.better = operator.lt if mode == "min" else operator.gt
-
-    def before_fit(self):
-        self.best = math.inf if self.mode == "min" else -math.inf
-
-    def improved(self) -> bool:
-        v = _monitor_value(self.learn, self.monitor)
-        delta = -self.min_delta if self.mode == "min" else self.min_delta
-        if self.better(v - delta, self.best):
-            self.best = v
-            return True
-        return False
-
-
-class EarlyStoppingCallback(_Tracker):
-    """Stops training when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
-
-    >>> x = torch.randn(32, 2); y = x.sum(1)
-    >>> data = DataBunch.from_tensors(x[:24], y[:24], x[24:], y[24:], bs=8, device='cpu')
-    >>> model = nn.Sequential(nn.Linear(2, 1), nn.Flatten(0))  # (bs, 2) -> (bs,)
-    >>> learn = Learner(data, model, loss_func=F.mse_loss, silent=True)
-    >>> # valid_loss never improves by 100 here, so it stops once patience (1 epoch) runs out
-    >>> stop = EarlyStoppingCallback(monitor='valid_loss', min_delta=100., patience=1)
-    >>> learn.fit(10, 1e-2, callbacks=[stop])
-    >>> len(learn.recorder.val_losses)
-    2
-    >>> learn.stop_reason
-    'early stop: valid_loss did not improve for 1 epoch(s)'
-    """
-
-    order = 25
-
-    def __init__(self, monitor="valid_loss", mode="auto", min_delta=0.0, patience=1):
-        super().__init__(monitor, mode, min_delta)
-        self.patience = patience
-
-    def before_fit(self):
-        super().before_fit()
-        self.wait = 0
-
-    def after_epoch(self):
-        if self.improved():
-            self.wait = 0
-        else:
-            self.wait += 1
-            if self.wait >= self.patience:
-                self.learn.stop_reason = (
-                    f"early stop: {self.monitor} did not improve for {self.wait} epoch(s)"
-                )
-                raise CancelFitException()
-
-
-class SaveModelCallback(_Tracker):
-    """Saves checkpoints atomically: ``every='improvement'`` (best ``monitor``, reloaded at the end) or ``'epoch'``.
-
-    ``every='epoch'`` writes ``name`` after each epoch with the epoch number, optimizer and RNG
-    state, so ``learn.fit_one_cycle(..., resume=name)`` continues an interrupted run exactly.
-
-    >>> x = torch.randn(32, 2); y = x.sum(1)
-    >>> data = DataBunch.from_tensors(x[:24], y[:24], x[24:], y[24:], bs=8, device='cpu')
-    >>> model = nn.Sequential(nn.Linear(2, 1), nn.Flatten(0))  # (bs, 2) -> (bs,)
-    >>> learn = Learner(data, model, loss_func=F.mse_loss, silent=True)
-    >>> learn.fit(2, 1e-2, callbacks=[SaveModelCallback(monitor='valid_loss', name='best')])
-    >>> sorted(p.name for p in Path('models').iterdir())  # in learn.path: the best epoch, reloaded at the end
-    ['best.safetensors']
-    >>> # every epoch, with the optimizer state: an interrupted run continues with fit(..., resume='last')
-    >>> learn.fit(2, 1e-2, callbacks=[SaveModelCallback(every='epoch', name='last')])
-    >>> Path('models/last.safetensors').exists()
-    True
-    """
-
-    order = 30
-
-    def __init__(
-        self, monitor="valid_loss", mode="auto", every="improvement", name="bestmodel", with_opt=True
-    ):
-        if every not in ("improvement", "epoch"):
-            raise ValueError(f"every must be 'improvement' or 'epoch', got {every!r}")
-        super().__init__(monitor, mode)
-        self.every, self.name, self.with_opt = every, name, with_opt
-        self.saved = False
-
-    def after_epoch(self):
-        if self.every == "epoch" or self.improved():
-            learn = self.learn
-            # the run's length and method let resume= refuse what would not continue this run
-            run = {"n_epoch": learn.n_epoch, "fit_method": getattr(learn, "fit_method", None)}
-            learn.save(self.name, with_opt=self.with_opt, epoch=learn.epoch, **run)
-            self.saved = True
-
-    def after_fit(self):
-        if self.every == "improvement" and self.saved and self.learn.recorder.nan_at is None:
-            self.learn.load(self.name, with_opt=False)
-
-
 class CSVLogger(Callback):
     """Appends each epoch's row of the results table to ``learn.path/filename``.
 
@@ -304,8 +188,3 @@ class CSVLogger(Callback):
 
     def after_fit(self):
         self.f.close()
-
-
-# Short names used in the issue and in v2.
-EarlyStopping = EarlyStoppingCallback
-SaveModel = SaveModelCallback

@@ -221,7 +221,11 @@ def register_exact(func: Callable, factory: Callable[..., Metric]) -> None:
 
 
 def _is_v1_callback(obj: Any) -> bool:
-    return callable(getattr(obj, "on_batch_end", None)) and callable(getattr(obj, "on_epoch_end", None))
+    def own(event: str) -> bool:  # a do-nothing default (LearnerCallback's) does not count
+        f = getattr(obj, event, None)
+        return callable(f) and not getattr(f, "_v1_default", False)
+
+    return own("on_batch_end") and own("on_epoch_end")
 
 
 def _refuse(m: Any, why: str = "") -> TypeError:
