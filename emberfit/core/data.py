@@ -11,6 +11,7 @@ they did: ``one_batch``, ``one_item``, ``show_batch`` (shows, returns None), ``b
 from __future__ import annotations
 
 import enum
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -154,8 +155,8 @@ class DataBunch:
         ``bs``); batches go through ``collate_fn`` and ``dl_tfms`` and arrive on ``device``.
         ``dl_kwargs`` go to each torch DataLoader. Datasets of a data-block DataBunch
         (``data.train_ds``...) are batched by their own items' rules instead. ``num_workers``
-        defaults to 0 (v1: every CPU), which is fastest for in-memory data. ``no_check`` is
-        accepted for v1 code; nothing is checked ahead.
+        defaults to 0 (v1: every CPU), which is fastest for in-memory data. Unless ``no_check``,
+        :meth:`sanity_check` reads one training batch and warns if that fails, as v1.
 
         >>> ds = TensorDataset(torch.randn(20, 3), torch.randint(0, 2, (20,)))
         >>> data = DataBunch.create(ds, TensorDataset(torch.randn(8, 3), torch.zeros(8).long()), bs=4)
@@ -178,17 +179,17 @@ class DataBunch:
         dls += [None if d is None else DeviceDataLoader(d, val_bs, **kw) for d in (valid_ds, test_ds)]
         data = cls(*dls, device=device, path=path)
         data.c, data.classes = getattr(train_ds, "c", None), getattr(train_ds, "classes", None)
+        if not no_check:
+            data.sanity_check()
         return data
 
     # -- access ---------------------------------------------------------------------------
     def dl(self, ds_type: DatasetType = DatasetType.Valid) -> Any:
-        """The loader for ``ds_type``: Train, Valid, Test, or Fix (the training set in order, none dropped)."""
+        """The loader for ``ds_type``: Train, Valid, Test, Fix (the training set in order, none dropped) or Single."""
         if not isinstance(ds_type, DatasetType):
             raise TypeError(f"ds_type must be a DatasetType (e.g. DatasetType.Valid), got {ds_type!r}")
         if ds_type is DatasetType.Single:
-            raise ValueError(
-                "DatasetType.Single has no loader here; use data.one_item(item) for a batch of one"
-            )
+            return self.single_dl
         if ds_type is DatasetType.Fix:
             return self.fix_dl
         dl = {
@@ -231,6 +232,40 @@ class DataBunch:
                 f"the training loader ({type(dl).__name__}) cannot be copied in order (it has no new())"
             )
         return dl.new(shuffle=False, **({"drop_last": False} if hasattr(dl, "drop_last") else {}))
+
+    @property
+    def single_dl(self) -> Any:
+        """v1's ``single_dl`` (``DatasetType.Single``): the validation set in order, one item per batch.
+
+        >>> data = DataBunch.from_tensors(torch.randn(8, 2), torch.randn(8), torch.randn(3, 2), torch.randn(3), bs=4)
+        >>> len(data.single_dl), tuple(data.one_batch(DatasetType.Single)[0].shape)
+        (3, (1, 2))
+        """
+        return _with_bs(self.dl(DatasetType.Valid), 1)
+
+    def sanity_check(self) -> None:
+        """v1's check that the training data can be read: warns (never raises) when the training loader
+        has no batch or its first batch cannot be built, saying why; returns None.
+
+        >>> DataBunch.from_tensors(torch.randn(8, 2), torch.randn(8), bs=4).sanity_check()  # all is well: silent
+        """
+        dl, hint = self.dl(DatasetType.Train), "You can deactivate this warning by passing `no_check=True`."
+        if len(dl) == 0:
+            n, bs = getattr(dl, "n", None) or len(getattr(dl, "dataset", [])), self.batch_size
+            warnings.warn(
+                f"Your training dataloader is empty: {n} items in your training set and a batch size of {bs}, "
+                f"with the last incomplete batch dropped; lower the batch size. {hint}",
+                stacklevel=2,
+            )
+            return
+        try:
+            next(iter(dl))
+        except Exception as e:  # noqa: BLE001 -- reported, as v1, not raised: fit would raise it
+            warnings.warn(
+                f"There seems to be something wrong with your dataset: the first training batch cannot be "
+                f"built ({type(e).__name__}: {e}). {hint}",
+                stacklevel=2,
+            )
 
     @property
     def batch_size(self) -> int:

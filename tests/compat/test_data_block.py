@@ -5,6 +5,9 @@ IMDB reviews written out as files, and checks what they mean: which rows went wh
 order, what ``data.train_ds`` answers, what a label item holds.
 """
 
+import re
+import warnings
+
 import numpy as np
 import pytest
 
@@ -232,8 +235,12 @@ def test_dataset_type_has_v1s_members_and_fix_is_the_training_set_in_order(adult
     )
     ys = torch.cat([yb for _, yb in data.dl(DatasetType.Fix)])
     assert ys.tolist() == [int(y) for _, y in data.train_ds]  # every row, in dataset order
-    with pytest.raises(ValueError, match="one_item"):
-        data.dl(DatasetType.Single)
+    # v1's single_dl (DatasetType.Single): the validation set in order, one item per batch
+    singles = [yb for _, yb in data.dl(DatasetType.Single)]
+    assert len(data.single_dl) == len(singles) == 200 and all(yb.shape == (1,) for yb in singles)
+    assert [int(yb) for yb in singles] == [int(y) for _, y in data.valid_ds]
+    xb, yb = data.one_batch(DatasetType.Single)
+    assert xb[0].shape[0] == 1 and int(yb) == int(data.valid_ds[0][1])
 
 
 def test_vocab_numericalize_and_textify_as_v1(imdb_200):
@@ -248,3 +255,80 @@ def test_vocab_numericalize_and_textify_as_v1(imdb_200):
     assert vocab.textify(torch.tensor(ids)) == "the movie xxunk"
     with pytest.raises(IndexError):  # v1: an id outside the vocabulary
         vocab.textify([len(vocab.itos)])
+
+
+# ----------------------------------------------------------- label_from_re, label_from_list, transform
+def test_label_from_re_on_file_names(imdb_folder):
+    path, df = imdb_folder
+    src = TextList.from_folder(path, include=["train", "valid"]).split_by_folder(train="train", valid="valid")
+    data = src.label_from_re(r"/(\w+)/\d+\.txt$").databunch(bs=8)  # v1: the first group is the label
+    assert data.classes == ["negative", "positive"]
+    for p, (_, y) in zip(data.valid_ds.items, data.valid_ds):
+        assert str(y) == df.label.iloc[int(p.stem)] == p.parent.name
+    # full_path=True searches path/item: a pattern anchored on the data's folder
+    src = TextList.from_folder(path, include=["train", "valid"]).split_by_folder(train="train", valid="valid")
+    anchored = rf"^{re.escape(path.as_posix())}/\w+/(\w+)/"
+    full = src.label_from_re(anchored, full_path=True).databunch(bs=8)
+    assert [str(y) for _, y in full.valid_ds] == [str(y) for _, y in data.valid_ds]
+    with pytest.raises(ValueError, match="no match in"):
+        TextList.from_folder(path, include=["train"]).split_by_rand_pct(0.2, seed=0).label_from_re(
+            r"(\d+)\.csv$"
+        )
+    with pytest.raises(ValueError, match="has no group"):
+        TextList.from_folder(path, include=["train"]).split_by_rand_pct(0.2, seed=0).label_from_re(r"\d+")
+
+
+def test_label_from_list_labels_each_item_in_the_order_before_the_split(adult):
+    path, df = adult
+    labels = df.salary.tolist()  # one per row of the list that is split
+    data = adult_list(adult).split_by_idx(list(range(800, 1000))).label_from_list(labels).databunch(bs=64)
+    want = df.salary.iloc[800:1000].tolist()
+    assert [str(y) for _, y in data.valid_ds] == want  # v1 gave the valid rows labels[:200]
+    assert [str(y) for _, y in data.train_ds[:3]] == df.salary.iloc[:3].tolist()
+    same = (
+        adult_list(adult).split_by_idx(list(range(800, 1000))).label_from_df(cols="salary").databunch(bs=64)
+    )
+    assert torch.equal(data.valid_ds.y.to_tensors(), same.valid_ds.y.to_tensors())
+    rows = adult_list(adult).split_by_rand_pct(0.2, seed=3)  # rows picked at random keep their own label
+    lls = rows.label_from_list(df.age.astype(float).tolist(), label_cls=FloatList)
+    assert [float(y) for _, y in lls.valid] == rows.valid.inner_df.age.astype(float).tolist()
+    assert [float(y) for _, y in lls.train] == rows.train.inner_df.age.astype(float).tolist()
+    with pytest.raises(ValueError, match="got 10 labels for the 3000 items"):
+        adult_list(adult).split_by_idx(list(range(800, 1000))).label_from_list(labels[:10])
+    with pytest.raises(TypeError, match="one label per item"):
+        adult_list(adult).split_by_idx(list(range(800, 1000))).label_from_list("salary")
+
+
+def test_transform_takes_no_transforms_and_refuses_real_ones(adult):
+    lls = adult_list(adult).split_by_idx(list(range(800, 1000))).label_from_df(cols="salary")
+    assert lls.transform() is lls and lls.transform(None) is lls and lls.transform(([], [])) is lls
+    assert lls.transform(None) is lls and lls.train.tfms is None and lls.valid.transform(None) is lls.valid
+    data = lls.transform(tfms=None).databunch(bs=64)  # v1's chain: ...label_from_df().transform().databunch()
+    assert len(data.valid_ds) == 200
+    with pytest.raises(ValueError, match="tfms=.*take no transforms.*pass tfms=None"):
+        lls.transform(([abs], []))
+    with pytest.raises(TypeError, match="two lists of transforms"):
+        lls.transform([abs])
+    with pytest.raises(ValueError, match="LabelList.transform"):
+        lls.train.transform([abs])
+
+
+def test_sanity_check_warns_about_data_that_cannot_be_read():
+    good = DataBunch.create(TensorDataset(torch.randn(20, 3), torch.zeros(20).long()),
+                            TensorDataset(torch.randn(4, 3), torch.zeros(4).long()), bs=8, device="cpu")  # fmt: skip
+    assert good.sanity_check() is None
+
+    class Broken(Dataset):
+        def __len__(self):
+            return 10
+
+        def __getitem__(self, i):
+            return torch.randn(i + 1), 0  # items of different sizes cannot be stacked into a batch
+
+    with pytest.warns(UserWarning, match="the first training batch cannot be built"):
+        DataBunch.create(Broken(), Broken(), bs=4, device="cpu")  # v1: checked when created...
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data = DataBunch.create(Broken(), Broken(), bs=4, device="cpu", no_check=True)  # ...unless no_check
+    with pytest.warns(UserWarning, match="something wrong with your dataset"):
+        data.sanity_check()

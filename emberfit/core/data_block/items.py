@@ -201,7 +201,9 @@ class ItemList:
     item_lists_cls: type
 
     def _split(self, train_idx: np.ndarray, valid_idx: np.ndarray) -> ItemListsType:
-        return self.item_lists_cls(self.path, self.new_subset(train_idx), self.new_subset(valid_idx))
+        ils = self.item_lists_cls(self.path, self.new_subset(train_idx), self.new_subset(valid_idx))
+        ils.split_idx = (np.asarray(train_idx), np.asarray(valid_idx), len(self))  # for label_from_list
+        return ils
 
     def split_none(self) -> ItemListsType:
         """Everything is training data; the validation set is empty."""

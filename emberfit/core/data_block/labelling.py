@@ -1,7 +1,8 @@
 """Labelling: split items get labels, are processed, and become a DataBunch (and are saved, and loaded).
 
 - :class:`ItemLists`: the training and validation ItemLists of a split, waiting for labels
-  (``label_from_df``, ``label_from_func``, ``label_from_folder``, ``label_const``);
+  (``label_from_df``, ``label_from_func``, ``label_from_folder``, ``label_const``; ``label_from_re``
+  and ``label_from_list`` are in :mod:`.v1_labelling`, with ``transform``);
 - :class:`LabelList`: items ``x`` and labels ``y`` of one split;
 - :class:`LabelLists`: the labelled splits with their fitted processors: ``add_test``,
   ``databunch``, what a DataBunch built from them is (``describe``), saving without pickle;
@@ -28,11 +29,12 @@ from .label_list import LabelListAccess
 from .labels import CategoryList, EmptyLabelList, MultiCategoryList, _infer_label_cls
 from .one_hot import one_hot_labels
 from .processor import PreProcessor
+from .v1_labelling import LabelFromMore, LabelListsTransform, LabelListTransform
 
 __all__ = ["ItemLists", "LabelList", "LabelLists", "load_data"]
 
 
-class ItemLists:
+class ItemLists(LabelFromMore):
     """A training and a validation ItemList, waiting for labels.
 
     >>> df = pd.DataFrame({'a': [0., 1., 2., 3., 4.], 'y': ['no', 'yes', 'no', 'yes', 'no']})
@@ -110,7 +112,7 @@ class ItemLists:
 ItemList.item_lists_cls = ItemLists
 
 
-class LabelList(LabelListAccess):
+class LabelList(LabelListAccess, LabelListTransform):
     """Items ``x`` and their labels ``y``; ``ds[i]`` is ``(x_i, y_i)``; ``ds.vocab``, ``ds.classes``... pass through.
 
     >>> df = pd.DataFrame({'a': [0., 1., 2., 3., 4.], 'y': ['no', 'yes', 'no', 'yes', 'no']})
@@ -136,7 +138,7 @@ class LabelList(LabelListAccess):
         return f"LabelList ({len(self)} items)\nx: {self.x}\ny: {self.y}"
 
 
-class LabelLists:
+class LabelLists(LabelListsTransform):
     """Labelled train / valid (/ test) splits with fitted processors; ``.databunch()`` ends the chain.
 
     >>> df = pd.DataFrame({'a': [0., 1., 2., 3., 4., 5.], 'b': [1., 0., 1., 0., 1., 0.],
