@@ -441,11 +441,22 @@ class NoStep(LearnerCallback):
         return {"skip_step": True}
 
 
+class NoBackwardNoValidation(LearnerCallback):
+    def on_train_begin(self, **kwargs):
+        return {"skip_validate": True}
+
+    def on_backward_begin(self, **kwargs):
+        return {"skip_bwd": True}
+
+
 def test_v1_callbacks_skip_steps_and_accumulate_gradients(adult, tmp_path):
     learn = adult_learner(adult, tmp_path, silent=True)
     before = [p.detach().clone() for p in learn.model.parameters()]
     learn.fit(1, 1e-2, callbacks=[NoStep(learn)])
     assert all(torch.equal(a, p) for a, p in zip(before, learn.model.parameters()))  # never stepped
+    learn.fit(1, 1e-2, callbacks=[NoBackwardNoValidation(learn)])
+    assert all(torch.equal(a, p) for a, p in zip(before, learn.model.parameters()))  # no gradient, no change
+    assert learn.recorder.val_losses == [None] and not learn.skip_validate  # skipped for that fit only
     learn.fit(1, 1e-2, callbacks=[Accumulate(learn, n=4)])
     n = len(learn.data.train_dl)
     steps = {int(s["step"]) for s in learn.opt.state.values()}
