@@ -88,11 +88,12 @@ MODELS: dict[str, Entry] = {
             layers=[8],
             cont_emb="ple",
             bins=[[-1, 0, 1], [-2, 0, 0.5, 2]],
+            values=[[], [-1.0, 0.0, 1.0]],  # the second column also has value codes
             n_members=3,
         ),
         lambda: (
             torch.stack([torch.randint(0, 5, (BS,)), torch.randint(0, 4, (BS,))], 1),
-            torch.randn(BS, 2),
+            torch.cat([torch.randn(BS, 1), torch.randint(-1, 3, (BS, 1)).float()], 1),  # kept values and 2.0
         ),
         (BS, 2),
     ),

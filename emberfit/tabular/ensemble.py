@@ -35,7 +35,7 @@ from torch import nn
 
 from ..core.layers import SigmoidRange
 from ..core.registry import register
-from .num_embeddings import PeriodicEmbedding, PiecewiseLinearEmbedding
+from .num_embeddings import PeriodicEmbedding, PiecewiseLinearEmbedding, ValueCodes
 
 __all__ = ["TabularNetConfig", "TabularNet", "MembersLoss", "CONT_EMBS", "COMBINES"]
 
@@ -48,7 +48,9 @@ class TabularNetConfig:
     """Everything that defines a :class:`TabularNet`; JSON-able, so ``learn.export()`` can rebuild it.
 
     ``bins`` (for ``cont_emb='ple'``) holds the PLE edges of each continuous column, fitted on
-    the training rows. A regression output is ``y_mean + y_std * out`` (the training targets'
+    the training rows. ``values`` (one list per continuous column, empty for most) holds the
+    exact values that get their own code and embedding (:class:`~emberfit.tabular.num_embeddings.ValueCodes`).
+    A regression output is ``y_mean + y_std * out`` (the training targets'
     mean and std, so the network learns standardised targets). ``combine`` says how members are averaged at evaluation (``'softmax'``
     for classification, ``'sigmoid'`` for multi-label, ``'mean'`` for regression).
 
@@ -65,6 +67,7 @@ class TabularNetConfig:
     cont_emb: str | None = None
     d_cont: int = 16
     bins: tuple[tuple[float, ...], ...] | None = None
+    values: tuple[tuple[float, ...], ...] | None = None
     n_freq: int = 48
     sigma: float = 0.1
     n_members: int = 1
@@ -94,6 +97,10 @@ class TabularNetConfig:
             raise ValueError(
                 f"cont_emb='ple' needs bin edges for each of the {self.n_cont} columns, got {got}"
             )
+        if self.values is not None and len(self.values) != self.n_cont:
+            raise ValueError(
+                f"values needs one list (possibly empty) per continuous column: {self.n_cont}, got {len(self.values)}"
+            )
         if self.n_members < 1 or self.d_cat < 1 or self.d_cont < 1:
             raise ValueError(
                 f"n_members, d_cat and d_cont must be >= 1, got {self.n_members}, {self.d_cat}, {self.d_cont}"
@@ -108,6 +115,7 @@ class TabularNetConfig:
         d = asdict(self)
         d["cat_sizes"], d["layers"] = list(self.cat_sizes), list(self.layers)
         d["bins"] = [list(b) for b in self.bins] if self.bins is not None else None
+        d["values"] = [list(v) for v in self.values] if self.values is not None else None
         d["y_range"] = list(self.y_range) if self.y_range is not None else None
         return d
 
@@ -129,20 +137,24 @@ class TabularNet(nn.Module):
         for key in ("layers", "cat_sizes"):
             if key in kwargs:
                 kwargs[key] = tuple(int(n) for n in kwargs[key])
-        if kwargs.get("bins") is not None:
-            kwargs["bins"] = tuple(tuple(float(e) for e in b) for b in kwargs["bins"])
+        for key in ("bins", "values"):
+            if kwargs.get(key) is not None:
+                kwargs[key] = tuple(tuple(float(e) for e in b) for b in kwargs[key])
         if kwargs.get("y_range") is not None:
             kwargs["y_range"] = tuple(float(v) for v in kwargs["y_range"])
         cfg = TabularNetConfig(tuple(int(n) for n in cat_sizes), int(n_cont), int(out_sz), **kwargs)
         self.config = cfg
-        offsets = torch.tensor([0, *cfg.cat_sizes[:-1]], dtype=torch.long).cumsum(0)
-        self.register_buffer("offsets", offsets[: len(cfg.cat_sizes)], persistent=False)
-        self.embed = nn.Embedding(max(sum(cfg.cat_sizes), 1), cfg.d_cat) if cfg.cat_sizes else None
+        has_values = cfg.n_cont and cfg.values is not None and any(cfg.values)
+        self.value_codes = ValueCodes(cfg.values) if has_values else None
+        codes = [*cfg.cat_sizes, *(self.value_codes.sizes if self.value_codes is not None else [])]
+        offsets = torch.tensor([0, *codes[:-1]], dtype=torch.long).cumsum(0)
+        self.register_buffer("offsets", offsets[: len(codes)], persistent=False)
+        self.embed = nn.Embedding(max(sum(codes), 1), cfg.d_cat) if codes else None
         if self.embed is not None:
             nn.init.normal_(self.embed.weight, std=1 / math.sqrt(cfg.d_cat))
         self.cont_embed = _cont_embedding(cfg)
         cont_width = cfg.n_cont * (cfg.d_cont if cfg.cont_emb else 1)
-        n_in = len(cfg.cat_sizes) * cfg.d_cat + cont_width
+        n_in = len(codes) * cfg.d_cat + cont_width
         k = cfg.n_members
         # each member sees the row times its own +-1 pattern (TabM-mini's adapter), then shared layers
         self.adapter = nn.Parameter(torch.randint(0, 2, (k, n_in)).float() * 2 - 1) if k > 1 else None
@@ -162,8 +174,10 @@ class TabularNet(nn.Module):
 
     def forward(self, x_cat: torch.Tensor, x_cont: torch.Tensor) -> torch.Tensor:
         parts = []
+        if self.value_codes is not None:  # the codes of exact values join the categorical codes
+            x_cat = torch.cat([x_cat, self.value_codes(x_cont)], dim=1)  # (bs, n_cat + n_valued)
         if self.embed is not None:
-            parts.append(self.embed(x_cat + self.offsets).flatten(1))  # one lookup: (bs, n_cat * d_cat)
+            parts.append(self.embed(x_cat + self.offsets).flatten(1))  # one lookup: (bs, n_codes * d_cat)
         if self.config.n_cont:
             emb = self.cont_embed
             parts.append(emb(x_cont).flatten(1) if emb is not None else x_cont)  # (bs, n_cont * d_cont)

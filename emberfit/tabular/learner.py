@@ -156,6 +156,7 @@ def tabular_learner(
     cont_emb: str | None = None,
     n_members: int | None = None,
     preset: str | None = None,
+    value_emb: bool | None = None,
     **learn_kwargs,
 ) -> TabularLearner:
     """A :class:`TabularLearner` with a :class:`TabularModel` sized for ``data`` (or a :class:`TabularNet`).
@@ -165,7 +166,9 @@ def tabular_learner(
 
     ``cont_emb='ple'`` (piecewise-linear encoding, bins fitted on the training rows) or
     ``'periodic'`` embeds each continuous column; ``n_members=k`` trains ``k`` MLPs in one model and
-    averages them; ``preset='strong'`` picks all of that, widths, dropout and the training recipe
+    averages them; ``value_emb=True`` also gives each frequent exact value of a spiky continuous
+    column (one value in half the rows, such as ``capital-gain``'s 0) its own embedding;
+    ``preset='strong'`` picks all of that, widths, dropout and the training recipe
     from the data's size (train with ``learn.fit_preset()``). Any of them builds a
     :class:`~emberfit.tabular.ensemble.TabularNet` instead of the lesson's model; ``emb_szs``,
     ``emb_drop``, ``use_bn`` and ``bn_final`` belong to the lesson's model only.
@@ -187,11 +190,11 @@ def tabular_learner(
     1
     """
     y_range = _check_args(data, layers, y_range)
-    if preset is not None or cont_emb is not None or n_members not in (None, 1):
+    if preset is not None or cont_emb is not None or n_members not in (None, 1) or value_emb:
         lesson_only = dict(emb_szs=(emb_szs, None), emb_drop=(emb_drop, 0.0), use_bn=(use_bn, True))
         lesson_only["bn_final"] = (bn_final, False)
         given = [k for k, (v, default) in lesson_only.items() if v != default]
-        net = (layers, ps, y_range, cont_emb, n_members, preset)
+        net = (layers, ps, y_range, cont_emb, n_members, preset, value_emb)
         return _net_learner(data, net, given, metrics, learn_kwargs)
     proc = data.processor  # its out_* names are the model's inputs, after procs such as FillMissing
     model = TabularModel(
@@ -213,11 +216,11 @@ def tabular_learner(
 def _net_learner(
     data: DataBunch, net: tuple, given: list[str], metrics, learn_kwargs: dict
 ) -> TabularLearner:
-    """A TabularLearner with a TabularNet; ``net`` is (layers, ps, y_range, cont_emb, n_members, preset)."""
+    """A TabularLearner with a TabularNet; ``net`` holds build_tabular_net's arguments after ``data``."""
     if given:
         raise ValueError(
-            f"{given} set the lesson's TabularModel, which cont_emb/n_members/preset replace with a "
-            "TabularNet (one embedding width, no BatchNorm); drop them or drop cont_emb/n_members/preset"
+            f"{given} set the lesson's TabularModel, which cont_emb/n_members/value_emb/preset replace with a "
+            "TabularNet (one embedding width, no BatchNorm); drop them or drop cont_emb/n_members/value_emb/preset"
         )
     model, chosen = build_tabular_net(data, *net)
     if model.config.n_members > 1:  # each member's loss, averaged (the data's loss otherwise)

@@ -13,6 +13,12 @@ that a plain MLP on the raw value finds hard.
   (FillMissing fills it and adds a ``<col>_na`` flag).
 * Periodic: ``[cos(2 pi f x), sin(2 pi f x)]`` for ``n_freq`` learned frequencies ``f`` per
   column (initialised from N(0, sigma)), then a per-column linear layer and a ReLU.
+* Value codes (:func:`fit_cont_values`, :class:`ValueCodes`): a column where one value holds at
+  least half the rows (``capital-gain`` is 0 for 92% of people) is a spike plus a few exact
+  amounts, and an exact amount can matter on its own (a gain of 7,298 means a salary over 50k far
+  more often than its neighbours in value do). Such a column keeps its numeric embedding and *also*
+  gets a code per frequent training value, looked up like a categorical column; any other value
+  (rare, or never seen in training) gets code 0.
 
 >>> bins = [quantile_bins(np.arange(100.0), n_bins=4)]
 >>> bins
@@ -37,9 +43,15 @@ __all__ = [
     "PiecewiseLinearEmbedding",
     "PeriodicEmbedding",
     "MAX_FIT_ROWS",
+    "fit_cont_values",
+    "ValueCodes",
+    "SPIKE_SHARE",
+    "MAX_VALUES",
 ]
 
 MAX_FIT_ROWS = 200_000  # bins from more rows than this use an evenly strided subset of them
+SPIKE_SHARE = 0.5  # a column whose most common value holds this share of the rows gets value codes
+MAX_VALUES = 256  # value codes for at most this many of a column's most frequent values
 
 
 def quantile_bins(values: np.ndarray, n_bins: int = 48) -> list[float]:
@@ -83,12 +95,41 @@ def fit_cont_bins(names: Sequence[str], conts: np.ndarray, n_bins: int = 48) -> 
     >>> fit_cont_bins(["a"], np.arange(10.0).reshape(-1, 1), n_bins=2)
     {'a': [0.0, 4.5, 9.0]}
     """
+    conts = _thinned(names, conts)
+    return {name: quantile_bins(conts[:, j], n_bins) for j, name in enumerate(names)}
+
+
+def _thinned(names: Sequence[str], conts: np.ndarray) -> np.ndarray:
     conts = np.asarray(conts)
     if conts.ndim != 2 or conts.shape[1] != len(names):
         raise ValueError(f"conts must be (rows, {len(names)}) for the names {list(names)}, got {conts.shape}")
-    if len(conts) > MAX_FIT_ROWS:
-        conts = conts[:: -(-len(conts) // MAX_FIT_ROWS)]
-    return {name: quantile_bins(conts[:, j], n_bins) for j, name in enumerate(names)}
+    return conts[:: -(-len(conts) // MAX_FIT_ROWS)] if len(conts) > MAX_FIT_ROWS else conts
+
+
+def fit_cont_values(
+    names: Sequence[str], conts: np.ndarray, spike_share: float = SPIKE_SHARE, max_values: int = MAX_VALUES
+) -> dict[str, list[float]]:
+    """The columns of ``conts`` (training rows x columns) that get value codes, with their kept values.
+
+    A column qualifies when its most common value holds at least ``spike_share`` of the rows; it
+    keeps its ``max_values`` most frequent distinct values (float32, as the model sees them), sorted.
+
+    >>> x = np.array([[0.0, 1.0], [0.0, 2.0], [0.0, 3.0], [5.0, 4.0], [7.0, 5.0]])
+    >>> fit_cont_values(["gain", "age"], x)  # 'gain' is 0 in 3 of 5 rows; 'age' has no spike
+    {'gain': [0.0, 5.0, 7.0]}
+    """
+    if not 0 < spike_share <= 1 or not isinstance(max_values, int) or max_values < 1:
+        raise ValueError(
+            f"spike_share must be in (0, 1] and max_values a positive int, got {spike_share!r}, {max_values!r}"
+        )
+    conts, out = _thinned(names, conts), {}
+    for j, name in enumerate(names):
+        v = conts[:, j].astype(np.float32)
+        vals, counts = np.unique(v[np.isfinite(v)], return_counts=True)
+        if len(vals) > 1 and counts.max() >= spike_share * counts.sum():
+            keep = np.sort(vals[np.argsort(-counts, kind="stable")[:max_values]])
+            out[name] = [float(x) for x in keep]
+    return out
 
 
 def ple_encode(x: torch.Tensor, lo: torch.Tensor, inv_width: torch.Tensor) -> torch.Tensor:
@@ -167,3 +208,41 @@ class PeriodicEmbedding(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         v = 2 * math.pi * self.freq * x.unsqueeze(-1)  # (bs, n, n_freq)
         return torch.relu(self.linear(torch.cat([torch.cos(v), torch.sin(v)], dim=-1)))  # (bs, n, d)
+
+
+class ValueCodes(nn.Module):
+    """Codes for the columns that have kept values: 1 + the index of the matching value, 0 for any other.
+
+    ``values`` has one list per continuous column (empty: no codes for it). A value matches when
+    it is within float32 rounding of a kept one (1e-5 relative), so the same raw value always
+    gets the same code whichever way its row was processed.
+
+    >>> codes = ValueCodes([[0.0, 5.0, 7.0], []])  # column 0 has codes, column 1 none
+    >>> codes(torch.tensor([[0.0, 3.3], [7.0, 1.0], [6.0, 2.0]])).tolist(), codes.sizes
+    ([[1], [3], [0]], [4])
+    """
+
+    def __init__(self, values: Sequence[Sequence[float]]):
+        super().__init__()
+        self.cols = [j for j, v in enumerate(values) if len(v)]
+        if not self.cols:
+            raise ValueError("ValueCodes needs kept values for at least one column")
+        bad = [j for j in self.cols if any(b <= a for a, b in zip(values[j], values[j][1:]))]
+        if bad:
+            raise ValueError(f"values[{bad[0]}] must be increasing, got {list(values[bad[0]])[:8]}")
+        self.sizes = [len(values[j]) + 1 for j in self.cols]  # + code 0, 'any other value'
+        table = torch.full((len(self.cols), max(self.sizes) - 1), math.inf)  # padding never matches
+        for i, j in enumerate(self.cols):
+            table[i, : len(values[j])] = torch.tensor(values[j], dtype=torch.float32)
+        self.register_buffer("table", table, persistent=False)
+        self.register_buffer("col_idx", torch.tensor(self.cols), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xs = x.index_select(1, self.col_idx).t().contiguous()  # (n_sel, bs)
+        hi = torch.searchsorted(self.table, xs).clamp(max=self.table.shape[1] - 1)
+        lo = (hi - 1).clamp(min=0)
+        d_lo, d_hi = (xs - self.table.gather(1, lo)).abs(), (xs - self.table.gather(1, hi)).abs()
+        pick = torch.where(d_lo <= d_hi, lo, hi)
+        near = self.table.gather(1, pick)
+        match = (xs - near).abs() <= 1e-5 * (1.0 + near.abs())
+        return torch.where(match, pick + 1, torch.zeros_like(pick)).t()  # (bs, n_sel)

@@ -34,7 +34,7 @@ import torch
 from ..core.callbacks.base import Callback, CancelFitException
 from ..core.data import TensorLoader
 from .ensemble import CONT_EMBS, TabularNet
-from .num_embeddings import fit_cont_bins
+from .num_embeddings import fit_cont_bins, fit_cont_values
 
 __all__ = ["TabularPreset", "strong_preset", "PRESETS", "fit_preset", "KeepBestWeights", "build_tabular_net"]
 
@@ -60,6 +60,7 @@ class TabularPreset:
     patience: int
     valid_pct: float
     warmup_pct: float = 0.05
+    value_emb: bool = True
 
 
 def strong_preset(n_train: int) -> TabularPreset:
@@ -226,6 +227,7 @@ def build_tabular_net(
     cont_emb: str | None = None,
     n_members: int | None = None,
     preset: str | None = None,
+    value_emb: bool | None = None,
 ) -> tuple[TabularNet, TabularPreset | None]:
     """A :class:`TabularNet` for a tabular DataBunch, and the preset it followed (None without one).
 
@@ -266,6 +268,13 @@ def build_tabular_net(
         kwargs.update(y_mean=float(y.mean()), y_std=float(y.std()) if len(y) > 1 and y.std() > 0 else 1.0)
     if cont_emb == "ple" and proc.out_cont_names:
         kwargs["bins"] = [_bins(data)[n] for n in proc.out_cont_names]
+    if value_emb is None:
+        value_emb = chosen.value_emb if chosen is not None else False
+    if not isinstance(value_emb, bool):
+        raise TypeError(f"value_emb must be True or False, got {value_emb!r}")
+    if value_emb and proc.out_cont_names:
+        kept = _values(data)
+        kwargs["values"] = [kept.get(n, []) for n in proc.out_cont_names]
     sizes = [len(proc.classes[n]) for n in proc.out_cat_names]
     model = TabularNet(sizes, len(proc.out_cont_names), data.c, **kwargs)
     return model, chosen
@@ -292,6 +301,14 @@ def _one_dropout(ps: Sequence[float] | float | None, chosen: TabularPreset | Non
             "hidden layer; pass a single float such as ps=0.1"
         )
     return vals.pop()
+
+
+def _values(data: Any) -> dict[str, list[float]]:
+    """The processor's kept values; for data saved before they were kept, fitted now on the training rows."""
+    proc = data.processor
+    if proc.cont_values is None:
+        proc.cont_values = fit_cont_values(proc.out_cont_names, data.train_ds.x.conts)
+    return proc.cont_values
 
 
 def _bins(data: Any) -> dict[str, list[float]]:

@@ -22,7 +22,7 @@ from ..core.checks import INF_FIX, inf_by_column
 from ..core.data_block.items import ItemList
 from ..core.data_block.processor import PreProcessor
 from ..core.registry import register
-from .num_embeddings import fit_cont_bins
+from .num_embeddings import fit_cont_bins, fit_cont_values
 from .procs import NA_CATEGORY, Categorify, TabularProc, make_proc
 
 __all__ = ["TabularProcessor", "resolve_cont_names", "prepare_frame", "did_you_mean"]
@@ -56,8 +56,10 @@ class TabularProcessor(PreProcessor):
         "out_cont_names",
         "classes",
         "cont_bins",
+        "cont_values",
     )
-    state_defaults = {"cont_bins": None}  # files written before the bins were kept load without them
+    # files written before the bins / values were kept load without them
+    state_defaults = {"cont_bins": None, "cont_values": None}
 
     def __init__(self):
         super().__init__()
@@ -69,6 +71,8 @@ class TabularProcessor(PreProcessor):
         self.classes: dict[str, list] = {}
         # PLE bin edges of each output continuous column, from the processed training rows
         self.cont_bins: dict[str, list[float]] | None = None
+        # the kept exact values of the spiky continuous columns, for value codes
+        self.cont_values: dict[str, list[float]] | None = None
 
     @cached_property
     def procs_(self) -> list[TabularProc]:
@@ -111,6 +115,7 @@ class TabularProcessor(PreProcessor):
         # the training rows were just transformed; keep the result for process() instead of redoing it
         items._fit_arrays = self._finish(work)
         self.cont_bins = fit_cont_bins(conts, items._fit_arrays[1])  # for cont_emb='ple'
+        self.cont_values = fit_cont_values(conts, items._fit_arrays[1])  # for value_emb=True
 
     def process(self, items: ItemList) -> None:
         arrays = items.__dict__.pop("_fit_arrays", None)
