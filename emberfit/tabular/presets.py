@@ -1,8 +1,8 @@
 """``preset='strong'``: a TabularNet recipe sized from the data, and ``fit_preset`` with early stopping.
 
-The recipe (:func:`strong_preset`) picks the numerical embedding (PLE), the widths, dropout,
-number of ensemble members, batch size, learning rate, weight decay and the most epochs from
-the number of training rows. :func:`fit_preset` trains with it: it holds out a random
+The recipe (:func:`strong_preset`) picks the numerical embedding (PLE, plus value codes for
+spiky columns), the widths, dropout, number of ensemble members, batch size, learning rate,
+weight decay and the most epochs from the number of training rows. :func:`fit_preset` trains with it: it holds out a random
 ``valid_pct`` of the *training* rows, trains on the rest at a constant learning rate (after a
 short warm-up), stops when the held-out loss has not improved for ``patience`` epochs and
 keeps the weights of the best epoch. The DataBunch's own validation set (which may be a test
