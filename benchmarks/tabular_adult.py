@@ -12,7 +12,7 @@ Rows of the table (each run is its own process, so "peak MB" is that run's peak 
   the >= 0.855 target; mean and range over ``--seeds`` seeds). LightGBM with default settings on
   the same split (categoricals as pandas categories) is the reference.
 * preset  - the same UCI split with ``tabular_learner(data, preset='strong')`` and
-  ``learn.fit_preset()``: PLE numerical embeddings, 4 MLP members, early stopping on 15% of
+  ``learn.fit_preset()``: PLE numerical embeddings, value codes for capital-gain and capital-loss, 4 MLP members, early stopping on 15% of
   ``adult.data`` (``adult.test`` is only scored at the end); mean over ``--seeds`` seeds.
 * diamonds - a second real table: ggplot2's ``diamonds`` (53,940 diamonds, 3 ordinal categorical
   + 6 continuous columns), as shipped inside the ``plotnine`` wheel (no download; ``bench`` extra).

@@ -170,3 +170,32 @@ def test_value_emb_must_be_a_bool_and_works_only_with_the_new_net():
     with pytest.raises(ValueError, match="emb_szs"):
         tabular_learner(data, value_emb=True, emb_szs={"job": 3}, silent=True)
     assert tabular_learner(data, value_emb=False, silent=True).model.__class__.__name__ == "TabularModel"
+
+
+# -- real data: the shipped adult sample -----------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_on_the_adult_sample_the_capital_columns_get_codes_and_exact_gains_are_learned():
+    from emberfit.tabular import URLs, untar_data
+
+    df = pd.read_csv(untar_data(URLs.ADULT_SAMPLE) / "adult.csv")
+    conts = ["age", "fnlwgt", "education-num", "capital-gain", "capital-loss", "hours-per-week"]
+    cats = ["workclass", "education", "marital-status", "occupation", "relationship", "race", "sex"]
+    set_seed(0)
+    data = (
+        TabularList.from_df(df, cat_names=cats, cont_names=conts, procs=[FillMissing, Categorify, Normalize])
+        .split_by_rand_pct(0.2, seed=0)
+        .label_from_df(cols="salary")
+        .databunch(bs=256, device="cpu")
+    )
+    assert sorted(data.processor.cont_values) == ["capital-gain", "capital-loss"]  # the two spiky columns
+    learn = tabular_learner(data, preset="strong", metrics=accuracy, silent=True)
+    learn.fit_preset(max_epochs=4)
+    assert learn.validate()[1] > 0.85
+    # the same person with three exact gains: 7,298 and 5,178 go with >=50k in the training rows, 5,013
+    # (between them in value) never does
+    person = df[(df["salary"] == "<50k") & (df["capital-loss"] == 0)].iloc[[0]].drop(columns="salary")
+    rows = pd.concat([person.assign(**{"capital-gain": g}) for g in (7298, 5013, 5178)], ignore_index=True)
+    proba = learn.predict_df(rows)["proba_>=50k"].to_numpy()
+    assert proba[0] > 0.5 > 0.01 > proba[1] and proba[2] > 100 * proba[1], proba
