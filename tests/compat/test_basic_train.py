@@ -6,6 +6,7 @@ values, shapes and order, files and printed lines.
 """
 
 import io
+import json
 
 import pytest
 
@@ -150,7 +151,9 @@ def test_export_writes_export_pkl_as_safetensors_and_says_so(adult, tmp_path, ca
     out = capsys.readouterr().out
     f = tmp_path / "export.pkl"
     assert f.is_file() and "export.pkl: written as safetensors + JSON, not a pickle" in out
-    assert not f.read_bytes().startswith(b"\x80")  # no pickle protocol header
+    raw = f.read_bytes()  # safetensors: an 8-byte little-endian length, then that many bytes of JSON
+    n = int.from_bytes(raw[:8], "little")
+    assert 8 + n <= len(raw) and isinstance(json.loads(raw[8 : 8 + n]), dict)  # not a pickle
     back = load_learner(tmp_path)  # v1: load_learner(path, file='export.pkl')
     _, df = adult
     row = df.iloc[810]

@@ -1,5 +1,6 @@
 """Inference exports: learn.export and load_learner, and files that were tampered with (emberfit/core/export.py)."""
 
+import json
 import zipfile
 
 import numpy as np
@@ -25,7 +26,10 @@ def test_export_load_learner_roundtrip_classification(tmp_path):
     f = learn.export(return_path=True)
     assert f == tmp_path / "export.pkl"  # v1's name kept, the content is safetensors
     raw = f.read_bytes()
-    assert not zipfile.is_zipfile(f) and b"\x80\x04" not in raw[:16]  # not a pickle / torch zip
+    n = int.from_bytes(raw[:8], "little")  # safetensors: an 8-byte length, then that much JSON
+    assert not zipfile.is_zipfile(f) and isinstance(
+        json.loads(raw[8 : 8 + n]), dict
+    )  # not a pickle / torch zip
     learn2 = load_learner(tmp_path)
     assert learn2.data.device.type == "cpu"
     cls2, idx2, probs2 = learn2.predict(np.array([0.5, -0.2, 0.1], dtype=np.float32))
